@@ -1,0 +1,215 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
+
+from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin
+from org.models import DeviceToken, Institution, Staff
+from org.roles import Role, role_of_group_name
+from org.services import (
+    institution_check_parent,
+    institution_create,
+    institution_update,
+    staff_check_roles,
+    staff_create,
+    staff_update,
+)
+
+User = get_user_model()
+
+
+class InstitutionAddForm(forms.ModelForm):
+    class Meta:
+        model = Institution
+        fields = ["code", "name", "kind", "parent", "address", "phone"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("kind"):
+            try:
+                institution_check_parent(cleaned["kind"], cleaned.get("parent"))
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return cleaned
+
+
+@admin.register(Institution)
+class InstitutionAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
+    list_display = ["code", "name", "kind", "parent", "bank", "is_active"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["code", "name"]
+    list_select_related = ["parent", "bank"]
+    ordering = ["code"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = InstitutionAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return InstitutionAddForm.Meta.fields
+        return ["code", "kind", "parent", "bank", "name", "address", "phone", "is_active"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["code", "kind", "parent", "bank"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            institution_update(
+                institution=obj,
+                name=data["name"],
+                address=data["address"],
+                phone=data["phone"],
+                is_active=data["is_active"],
+            )
+            return
+        created = institution_create(
+            code=data["code"],
+            name=data["name"],
+            kind=data["kind"],
+            parent=data.get("parent"),
+            address=data.get("address", ""),
+            phone=data.get("phone", ""),
+        )
+        obj.pk, obj.bank_id = created.pk, created.bank_id
+
+
+ROLE_CHOICES = [(role.value, role.label) for role in Role]
+
+
+class StaffForm(forms.ModelForm):
+    roles = forms.MultipleChoiceField(
+        label="岗位角色", choices=ROLE_CHOICES, required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = Staff
+        fields = ["full_name", "institution", "employee_no", "phone", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["employee_no"].disabled = True
+            names = self.instance.user.groups.values_list("name", flat=True)
+            self.initial["roles"] = [r.value for r in map(role_of_group_name, names) if r]
+
+    def clean(self):
+        cleaned = super().clean()
+        institution = cleaned.get("institution")
+        if institution is not None:
+            try:
+                staff_check_roles([Role(r) for r in cleaned.get("roles", [])], institution)
+            except ValidationError as exc:
+                self.add_error("roles", exc.message_dict.get("roles"))
+            if self.instance.pk and institution.bank_id != self.instance.bank_id:
+                self.add_error("institution", "员工只能在本法人行社内调动")
+        return cleaned
+
+
+class StaffAddForm(StaffForm):
+    username = forms.CharField(label="登录名", max_length=150)
+    password = forms.CharField(label="初始密码", widget=forms.PasswordInput, min_length=8)
+
+    class Meta(StaffForm.Meta):
+        fields = ["username", "password", *StaffForm.Meta.fields]
+
+    def clean_username(self):
+        username = self.cleaned_data["username"].strip()
+        if User.objects.filter(username=username).exists():
+            raise ValidationError(f"登录名 {username} 已被使用")
+        return username
+
+
+@admin.register(Staff)
+class StaffAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
+    form = StaffForm
+    list_display = ["full_name", "employee_no", "institution", "bank", "role_names", "is_active"]
+    list_filter = ["is_active", "institution__kind"]
+    search_fields = ["full_name", "employee_no", "user__username"]
+    list_select_related = ["institution", "bank", "user"]
+    autocomplete_fields = ["institution"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("user__groups")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = StaffForm if obj is not None else StaffAddForm
+        kwargs["fields"] = None
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        base = ["full_name", "institution", "employee_no", "phone", "is_active", "roles"]
+        return base if obj is not None else ["username", "password", *base]
+
+    @admin.display(description="岗位角色")
+    def role_names(self, obj: Staff) -> str:
+        return "、".join(group.name for group in obj.user.groups.all())
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        roles = [Role(r) for r in data.get("roles", [])]
+        if change:
+            staff_update(
+                staff=obj,
+                full_name=data["full_name"],
+                institution=data["institution"],
+                phone=data["phone"],
+                is_active=data["is_active"],
+                roles=roles,
+            )
+            return
+        created = staff_create(
+            username=data["username"],
+            password=data["password"],
+            full_name=data["full_name"],
+            institution=data["institution"],
+            employee_no=data["employee_no"],
+            phone=data.get("phone", ""),
+            roles=roles,
+        )
+        obj.pk, obj.user_id, obj.bank_id = created.pk, created.user_id, created.bank_id
+
+    def save_related(self, request, form, formsets, change):
+        # Roles are written by the service in save_model; there are no inlines to save.
+        pass
+
+
+@admin.register(DeviceToken)
+class DeviceTokenAdmin(TenantAdminMixin, admin.ModelAdmin):
+    tenant_bank_field = "user__staff__bank"
+    list_display = ["user", "device_name", "device_id", "created", "expiry"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "device_id", "device_name"]
+    readonly_fields = ["user", "device_id", "device_name", "created", "expiry", "token_key"]
+    exclude = ["digest"]
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class BankUserAdmin(TenantAdminMixin, UserAdmin):
+    """Bank administrators manage their own bank's logins, never privileges or other banks."""
+
+    tenant_bank_field = "staff__bank"
+    list_display = ["username", "first_name", "is_active", "last_login"]
+
+    def has_add_permission(self, request, *args):
+        # Logins are created with their staff record (员工 → 新增), so they carry a bank.
+        return request.user.is_superuser
+
+    def get_fieldsets(self, request, obj=None):
+        if request.user.is_superuser or obj is None:
+            return super().get_fieldsets(request, obj)
+        return [(None, {"fields": ["username", "password", "first_name", "is_active"]})]

@@ -1,0 +1,173 @@
+"""Writes for institutions, staff and device tokens. Admin, API, commands and tests call these."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from knox.settings import knox_settings
+
+from org.models import DeviceToken, Institution, Staff
+from org.roles import Role, role_groups
+
+User = get_user_model()
+
+# Which kinds may hang under which: the federation has banks; a bank has branches and centres.
+_ALLOWED_PARENT = {
+    Institution.Kind.BANK: {Institution.Kind.FEDERATION},
+    Institution.Kind.BRANCH: {Institution.Kind.BANK},
+    Institution.Kind.REVIEW_CENTRE: {Institution.Kind.BANK},
+    Institution.Kind.APPROVAL_CENTRE: {Institution.Kind.BANK},
+}
+
+
+def institution_check_parent(kind: str, parent: Institution | None) -> None:
+    if kind == Institution.Kind.FEDERATION:
+        if parent is not None:
+            raise ValidationError({"parent": "省联社是最上级机构，不能有上级机构"})
+        return
+    if parent is None:
+        raise ValidationError({"parent": "请选择上级机构"})
+    allowed = _ALLOWED_PARENT[Institution.Kind(kind)]
+    if parent.kind not in allowed:
+        names = "、".join(Institution.Kind(k).label for k in allowed)
+        raise ValidationError(
+            {
+                "parent": f"{Institution.Kind(kind).label}的上级机构必须是{names}，不能是{parent.get_kind_display()}"
+            }
+        )
+
+
+@transaction.atomic
+def institution_create(
+    *,
+    code: str,
+    name: str,
+    kind: str,
+    parent: Institution | None = None,
+    address: str = "",
+    phone: str = "",
+) -> Institution:
+    code = code.strip()
+    if Institution.objects.filter(code=code).exists():
+        raise ValidationError({"code": f"机构代码 {code} 已存在"})
+    institution_check_parent(kind, parent)
+    institution = Institution.objects.create(
+        code=code,
+        name=name.strip(),
+        kind=kind,
+        parent=parent,
+        bank=parent.bank if parent is not None and kind != Institution.Kind.BANK else None,
+        address=address,
+        phone=phone,
+    )
+    if kind == Institution.Kind.BANK:
+        # A bank is its own tenant; its id is known only after the insert.
+        Institution.objects.filter(pk=institution.pk).update(bank=institution)
+        institution.bank = institution
+    return institution
+
+
+@transaction.atomic
+def institution_update(
+    *, institution: Institution, name: str, address: str, phone: str, is_active: bool
+) -> Institution:
+    """Kind and parent are fixed after creation: moving a branch would move its loans' tenant."""
+    institution = Institution.objects.select_for_update().get(pk=institution.pk)
+    institution.name = name.strip()
+    institution.address = address
+    institution.phone = phone
+    institution.is_active = is_active
+    institution.save(update_fields=["name", "address", "phone", "is_active", "updated_at"])
+    return institution
+
+
+@transaction.atomic
+def staff_create(
+    *,
+    username: str,
+    password: str | None,
+    full_name: str,
+    institution: Institution,
+    employee_no: str,
+    phone: str = "",
+    roles: list[Role] | tuple[Role, ...] = (),
+) -> Staff:
+    if User.objects.filter(username=username).exists():
+        raise ValidationError({"username": f"登录名 {username} 已被使用"})
+    if Staff.objects.filter(institution=institution, employee_no=employee_no).exists():
+        raise ValidationError({"employee_no": f"工号 {employee_no} 在{institution.name}已存在"})
+    staff_check_roles(roles, institution)
+    user = User(username=username, is_staff=True, first_name=full_name)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    user.groups.set(role_groups(roles))
+    return Staff.objects.create(
+        user=user,
+        full_name=full_name,
+        institution=institution,
+        bank=institution.bank,
+        employee_no=employee_no,
+        phone=phone,
+    )
+
+
+def staff_check_roles(roles, institution: Institution) -> None:
+    is_federation = institution.kind == Institution.Kind.FEDERATION
+    for role in roles:
+        if (role == Role.FEDERATION_ADMIN) != is_federation:
+            if is_federation:
+                raise ValidationError({"roles": f"省联社员工不能担任{role.label}"})
+            raise ValidationError({"roles": "只有省联社员工可以担任省联社管理员"})
+
+
+@transaction.atomic
+def staff_update(
+    *,
+    staff: Staff,
+    full_name: str,
+    institution: Institution,
+    phone: str,
+    is_active: bool,
+    roles: list[Role] | None = None,
+) -> Staff:
+    staff = Staff.objects.select_for_update().select_related("user").get(pk=staff.pk)
+    if institution.bank_id != staff.bank_id:
+        raise ValidationError({"institution": "员工只能在本法人行社内调动"})
+    staff.full_name = full_name
+    staff.institution = institution
+    staff.phone = phone
+    staff.is_active = is_active
+    staff.save(update_fields=["full_name", "institution", "phone", "is_active", "updated_at"])
+    staff.user.is_active = is_active
+    staff.user.save(update_fields=["is_active"])
+    if roles is not None:
+        staff_check_roles(roles, institution)
+        staff.user.groups.set(role_groups(roles))
+    if not is_active:
+        # A staff member who leaves loses every tablet session at once.
+        DeviceToken.objects.filter(user=staff.user).delete()
+    return staff
+
+
+@transaction.atomic
+def device_token_issue(*, user, device_id: str, device_name: str = "") -> tuple[DeviceToken, str]:
+    """Log a tablet in: one token per (user, device); a new login replaces the old token."""
+    DeviceToken.objects.filter(user=user, device_id=device_id).delete()
+    instance, token = DeviceToken.objects.create(
+        user=user,
+        expiry=knox_settings.TOKEN_TTL,
+        device_id=device_id,
+        device_name=device_name,
+    )
+    Staff.objects.filter(user=user).update(last_seen_at=timezone.now())
+    return instance, token
+
+
+def device_tokens_revoke_all(*, user) -> int:
+    deleted, _ = DeviceToken.objects.filter(user=user).delete()
+    return deleted
