@@ -65,8 +65,8 @@ grant(
     "auth.view_user",
     "auth.change_user",
     "auth.view_group",
-    "django_celery_beat.*",
 )
+# Schedules (django_celery_beat) are province-wide, so only superusers (operations) edit them.
 # Federation staff read every bank's data but change only what the federation owns; the
 # tenancy layer turns their bank-data access into read-only whatever the permission says.
 grant(Role.FEDERATION_ADMIN, "*.view_*", "org.*_institution", "org.*_staff", "auth.*_user")

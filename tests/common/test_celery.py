@@ -77,3 +77,11 @@ def test_enqueue_waits_for_commit_and_is_dropped_on_rollback(
         except RuntimeError:
             pass
     assert rolled_back == []
+
+
+def test_purge_is_scheduled_nightly_and_editable_in_admin(db):
+    from django_celery_beat.models import PeriodicTask
+
+    scheduled = PeriodicTask.objects.get(task=purge_expired_idempotency_records.name)
+    assert scheduled.enabled
+    assert (scheduled.crontab.hour, scheduled.crontab.minute) == ("3", "15")
