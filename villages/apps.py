@@ -4,3 +4,31 @@ from django.apps import AppConfig
 class VillagesConfig(AppConfig):
     name = "villages"
     verbose_name = "整村授信"
+
+    def ready(self) -> None:
+        from org.roles import Role, grant
+        from org.tenancy import register_assigned_villages
+        from villages.selectors import assigned_village_ids
+
+        register_assigned_villages(assigned_village_ids)
+
+        grant(
+            Role.ACCOUNT_MANAGER,
+            "villages.view_*",
+            "villages.add_household",
+            "villages.change_household",
+            "villages.add_member",
+            "villages.change_member",
+            "villages.add_economicarchive",
+            "villages.change_economicarchive",
+            "villages.add_fieldvisit",
+            "villages.add_visitphoto",
+            "villages.view_campaign",
+        )
+        for role in (Role.BRANCH_REVIEWER, Role.CENTRAL_REVIEWER, Role.APPROVAL_OFFICER):
+            grant(role, "villages.view_*")
+        grant(Role.RISK_OFFICER, "villages.view_*")
+        grant(
+            Role.BANK_ADMIN,
+            "villages.*",
+        )

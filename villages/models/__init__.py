@@ -1,0 +1,28 @@
+from villages.models.archives import EconomicArchive
+from villages.models.campaigns import Campaign
+from villages.models.divisions import Division, Village, VillageAssignment
+from villages.models.households import Household, ListColour, Member
+from villages.models.peer_review import (
+    PeerReviewEvaluator,
+    PeerReviewResult,
+    PeerReviewRound,
+    PeerReviewVote,
+)
+from villages.models.visits import FieldVisit, VisitPhoto
+
+__all__ = [
+    "Campaign",
+    "Division",
+    "EconomicArchive",
+    "FieldVisit",
+    "Household",
+    "ListColour",
+    "Member",
+    "PeerReviewEvaluator",
+    "PeerReviewResult",
+    "PeerReviewRound",
+    "PeerReviewVote",
+    "Village",
+    "VillageAssignment",
+    "VisitPhoto",
+]

@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from common.audit import audited
+from org.models import Institution, Staff
+from org.tenancy import TenantQuerySet
+from villages.models.divisions import Village
+
+
+class ListColour(models.TextChoices):
+    """Result of back-to-back peer review, most cautious first."""
+
+    BLACK = "black", "黑名单"
+    GREY = "grey", "灰名单"
+    GREEN = "green", "绿名单"
+    WHITE = "white", "白名单"
+
+
+# Most cautious first: ties in a peer review resolve to the earlier colour.
+COLOUR_CAUTION_ORDER = [ListColour.BLACK, ListColour.GREY, ListColour.GREEN, ListColour.WHITE]
+
+
+class HouseholdQuerySet(TenantQuerySet):
+    def with_head(self) -> HouseholdQuerySet:
+        return self.select_related("village", "head")
+
+    def updated_since(self, moment) -> HouseholdQuerySet:
+        return self.filter(updated_at__gt=moment)
+
+
+@audited(exclude=["updated_at"])
+class Household(models.Model):
+    """The credit subject (以户为单位的授信主体). Ids are UUIDs so a PAD can create one offline."""
+
+    tenant_bank_field = "bank"
+    tenant_village_field = "village"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    village = models.ForeignKey(
+        Village, on_delete=models.PROTECT, related_name="households", verbose_name="行政村"
+    )
+    bank = models.ForeignKey(
+        Institution,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="法人行社",
+        editable=False,
+    )
+    head = models.OneToOneField(
+        "villages.Member",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="户主",
+    )
+    group_name = models.CharField("村民小组", max_length=50, blank=True)
+    address = models.CharField("住址", max_length=200, blank=True)
+    phone = models.CharField("联系电话", max_length=20, blank=True)
+    latitude = models.DecimalField("纬度", max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField("经度", max_digits=9, decimal_places=6, null=True, blank=True)
+    list_colour = models.CharField(
+        "评议名单", max_length=8, choices=ListColour.choices, blank=True, db_index=True
+    )
+    # Filled by the risk layer (rating) and the lending layer (pre-approved line).
+    credit_grade = models.CharField("信用评级", max_length=8, blank=True)
+    pre_approved_limit = models.DecimalField(
+        "预授信额度", max_digits=18, decimal_places=2, null=True, blank=True
+    )
+    created_by = models.ForeignKey(
+        Staff,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="建档人",
+    )
+    created_at = models.DateTimeField("建档时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True, db_index=True)
+
+    objects = HouseholdQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "农户"
+        verbose_name_plural = "农户"
+        ordering = ["village", "group_name", "address"]
+        indexes = [models.Index(fields=["village", "updated_at"], name="household_village_updated")]
+
+    def __str__(self) -> str:
+        return f"{self.head.name}户" if self.head_id and self.head else f"农户 {str(self.id)[:8]}"
+
+
+class MemberQuerySet(TenantQuerySet):
+    pass
+
+
+@audited(exclude=["updated_at"])
+class Member(models.Model):
+    """A household member with an ID card (GB 11643). One ID number, one member, per bank."""
+
+    class Sex(models.TextChoices):
+        MALE = "M", "男"
+        FEMALE = "F", "女"
+
+    class Relation(models.TextChoices):
+        HEAD = "head", "户主"
+        SPOUSE = "spouse", "配偶"
+        CHILD = "child", "子女"
+        PARENT = "parent", "父母"
+        SIBLING = "sibling", "兄弟姐妹"
+        GRANDCHILD = "grandchild", "孙子女"
+        CHILD_IN_LAW = "child_in_law", "儿媳/女婿"
+        OTHER = "other", "其他"
+
+    class Education(models.TextChoices):
+        NONE = "none", "未上学"
+        PRIMARY = "primary", "小学"
+        JUNIOR = "junior", "初中"
+        SENIOR = "senior", "高中/中专"
+        COLLEGE = "college", "大专"
+        BACHELOR = "bachelor", "本科及以上"
+
+    class Health(models.TextChoices):
+        GOOD = "good", "健康"
+        FAIR = "fair", "一般"
+        POOR = "poor", "较差"
+        DISABLED = "disabled", "残疾"
+
+    tenant_bank_field = "bank"
+    tenant_village_field = "household__village"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    household = models.ForeignKey(
+        Household, on_delete=models.CASCADE, related_name="members", verbose_name="农户"
+    )
+    bank = models.ForeignKey(
+        Institution,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="法人行社",
+        editable=False,
+    )
+    name = models.CharField("姓名", max_length=50)
+    id_number = models.CharField("身份证号", max_length=18)
+    sex = models.CharField("性别", max_length=1, choices=Sex.choices, editable=False)
+    birth_date = models.DateField("出生日期", editable=False)
+    relation = models.CharField("与户主关系", max_length=16, choices=Relation.choices)
+    education = models.CharField("文化程度", max_length=16, choices=Education.choices, blank=True)
+    occupation = models.CharField("职业", max_length=50, blank=True)
+    health = models.CharField("健康状况", max_length=16, choices=Health.choices, blank=True)
+    phone = models.CharField("手机号", max_length=20, blank=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    objects = MemberQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "家庭成员"
+        verbose_name_plural = "家庭成员"
+        ordering = ["household", "relation", "birth_date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bank", "id_number"], name="member_id_number_unique_per_bank"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(id_number__regex=r"^[0-9]{17}[0-9X]$"),
+                name="member_id_number_format",
+            ),
+        ]
+        indexes = [models.Index(fields=["household", "relation"], name="member_household_relation")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def age_on(self, day) -> int:
+        years = day.year - self.birth_date.year
+        return years - ((day.month, day.day) < (self.birth_date.month, self.birth_date.day))
