@@ -198,6 +198,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Several models have a "status"; name each enum after its model so clients get stable types.
+    "ENUM_NAME_OVERRIDES": {
+        "ProductStatusEnum": "products.models.ProductStatus",
+        "ProductVersionStatusEnum": "products.models.VersionStatus",
+    },
 }
 # How long an Idempotency-Key is remembered, and after how long an in-flight claim whose
 # process died may be taken over by a retry.

@@ -20,6 +20,9 @@ class Role(models.TextChoices):
     RISK_OFFICER = "risk_officer", "风险管理岗"
     BANK_ADMIN = "bank_admin", "法人行社管理员"
     FEDERATION_ADMIN = "federation_admin", "省联社管理员"
+    # Villagers on a back-to-back peer review panel: a login without a staff record, allowed
+    # only the peer review voting endpoints.
+    PEER_EVALUATOR = "peer_evaluator", "评议员"
 
 
 # Account managers see only the villages assigned to them; holding any of these roles as well

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ProductsConfig(AppConfig):
@@ -7,6 +8,9 @@ class ProductsConfig(AppConfig):
 
     def ready(self) -> None:
         from org.roles import Role, grant
+        from products.reference import ensure_after_migrate
+
+        post_migrate.connect(ensure_after_migrate, sender=self, dispatch_uid="products.reference")
 
         # Everyone who touches a loan reads the catalogue; product managers (risk officers and
         # bank administrators for their bank, the federation admin for the shared catalogue)

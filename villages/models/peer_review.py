@@ -136,6 +136,9 @@ class PeerReviewVote(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.evaluator_id} → {self.household_id}: {self.get_colour_display()}"
+
 
 class PeerReviewResult(models.Model):
     """A household's outcome of a closed round, with the vote counts behind it."""

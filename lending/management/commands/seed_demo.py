@@ -3,14 +3,19 @@ from django.db import transaction
 
 from common.audit import audit_context
 from org.demo import DEMO_PASSWORD, seed_org
+from products.demo import seed_products
+from villages.demo import seed_villages
 
 
 class Command(BaseCommand):
+    # Lives in the top layer because it calls every app's demo builder, lowest layer first.
     help = "Build the demo province (idempotent: running it twice changes nothing)."
 
     def handle(self, *args, **options):
         with audit_context(command="seed_demo"), transaction.atomic():
             logins = seed_org()
+            logins += seed_products()
+            logins += seed_villages()
         if options["verbosity"] == 0:
             return
         self.stdout.write(self.style.SUCCESS("演示数据已就绪 (demo province ready)."))

@@ -1,0 +1,44 @@
+"""Every write of the villages app. Admin, API, imports and tasks call these."""
+
+from villages.services.campaigns import campaign_create, campaign_transition
+from villages.services.households import (
+    archive_clean_figures,
+    archive_upsert,
+    household_upsert,
+    member_upsert,
+)
+from villages.services.peer_review import (
+    aggregate_colour,
+    peer_review_evaluator_add,
+    peer_review_round_close,
+    peer_review_round_open,
+    peer_review_vote_cast,
+)
+from villages.services.places import (
+    division_create,
+    village_assign,
+    village_create,
+    village_unassign,
+)
+from villages.services.visits import field_visit_record, photo_check, visit_photo_add
+
+__all__ = [
+    "aggregate_colour",
+    "archive_clean_figures",
+    "archive_upsert",
+    "campaign_create",
+    "campaign_transition",
+    "division_create",
+    "field_visit_record",
+    "household_upsert",
+    "member_upsert",
+    "peer_review_evaluator_add",
+    "peer_review_round_close",
+    "peer_review_round_open",
+    "peer_review_vote_cast",
+    "photo_check",
+    "village_assign",
+    "village_create",
+    "village_unassign",
+    "visit_photo_add",
+]

@@ -1,0 +1,64 @@
+"""Whole-village credit campaigns."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from org.models import Staff
+from villages.models import Campaign, Village
+
+# Which status may follow which; anything else is refused.
+_TRANSITIONS = {
+    Campaign.Status.PLANNED: {Campaign.Status.IN_PROGRESS, Campaign.Status.CANCELLED},
+    Campaign.Status.IN_PROGRESS: {Campaign.Status.COMPLETED, Campaign.Status.CANCELLED},
+    Campaign.Status.COMPLETED: set(),
+    Campaign.Status.CANCELLED: set(),
+}
+
+
+@transaction.atomic
+def campaign_create(
+    *,
+    village: Village,
+    name: str,
+    starts_on: datetime.date,
+    ends_on: datetime.date,
+    lead: Staff | None = None,
+) -> Campaign:
+    if ends_on < starts_on:
+        raise ValidationError({"ends_on": "计划结束日期不能早于开始日期"})
+    active = Campaign.objects.filter(
+        village=village, status__in=[Campaign.Status.PLANNED, Campaign.Status.IN_PROGRESS]
+    )
+    if active.exists():
+        raise ValidationError({"village": f"{village.name}已有未结束的整村授信活动"})
+    if lead is not None and lead.bank_id != village.bank_id:
+        raise ValidationError({"lead": "负责人须为本行社员工"})
+    return Campaign.objects.create(
+        village=village,
+        bank_id=village.bank_id,
+        name=name,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        lead=lead,
+    )
+
+
+@transaction.atomic
+def campaign_transition(*, campaign: Campaign, to_status: str) -> Campaign:
+    """Move the campaign on; the row is locked and the change is audited (who, when, from, to)."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    allowed = _TRANSITIONS[Campaign.Status(campaign.status)]
+    if to_status not in allowed:
+        raise ValidationError(
+            {
+                "status": f"活动状态不能从“{campaign.get_status_display()}”变为"
+                f"“{Campaign.Status(to_status).label}”"
+            }
+        )
+    campaign.status = to_status
+    campaign.save(update_fields=["status"])
+    return campaign

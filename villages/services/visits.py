@@ -1,0 +1,112 @@
+"""Field visits and their photos from the PAD."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import uuid
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from PIL import Image, UnidentifiedImageError
+
+from org.models import Staff
+from villages.models import FieldVisit, Household, VisitPhoto
+
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+_ALLOWED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
+
+
+@transaction.atomic
+def field_visit_record(
+    *,
+    visit_id: uuid.UUID,
+    household: Household,
+    account_manager: Staff,
+    visited_at: datetime.datetime,
+    purpose: str,
+    notes: str = "",
+    latitude: Decimal | None = None,
+    longitude: Decimal | None = None,
+) -> tuple[FieldVisit, bool]:
+    """Record a visit; resending the same visit id returns the stored one unchanged."""
+    existing = FieldVisit.objects.filter(pk=visit_id).first()
+    if existing is not None:
+        if existing.household_id != household.pk:
+            raise ValidationError({"id": "该走访编号属于另一户"})
+        return existing, False
+    if purpose not in FieldVisit.Purpose.values:
+        raise ValidationError({"purpose": f"未知的走访目的：{purpose}"})
+    visit = FieldVisit.objects.create(
+        id=visit_id,
+        household=household,
+        bank_id=household.bank_id,
+        account_manager=account_manager,
+        visited_at=visited_at,
+        purpose=purpose,
+        notes=notes,
+        latitude=latitude,
+        longitude=longitude,
+    )
+    return visit, True
+
+
+def photo_check(upload: UploadedFile) -> tuple[str, str]:
+    """``(format, sha256)`` of an upload that is a real JPEG/PNG of at most 10 MB."""
+    if upload.size > MAX_PHOTO_BYTES:
+        raise ValidationError({"image": f"图片不能超过10MB(当前{upload.size / 1024 / 1024:.1f}MB)"})
+    if upload.size == 0:
+        raise ValidationError({"image": "图片文件为空"})
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    try:
+        with Image.open(upload) as image:
+            image_format = image.format
+            image.load()  # decodes every pixel: a truncated or forged file fails here
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise ValidationError({"image": "文件不是可识别的图片或已损坏"}) from exc
+    finally:
+        upload.seek(0)
+    if image_format not in _ALLOWED_FORMATS:
+        raise ValidationError({"image": f"只接受JPEG或PNG图片，收到{image_format}"})
+    return image_format, digest.hexdigest()
+
+
+@transaction.atomic
+def visit_photo_add(
+    *,
+    photo_id: uuid.UUID,
+    visit: FieldVisit,
+    kind: str,
+    upload: UploadedFile,
+    captured_at: datetime.datetime,
+    latitude: Decimal | None = None,
+    longitude: Decimal | None = None,
+) -> tuple[VisitPhoto, bool]:
+    existing = VisitPhoto.objects.filter(pk=photo_id).first()
+    if existing is not None:
+        if existing.visit_id != visit.pk:
+            raise ValidationError({"id": "该影像编号属于另一次走访"})
+        return existing, False
+    if kind not in VisitPhoto.Kind.values:
+        raise ValidationError({"kind": f"未知的影像类型：{kind}"})
+    _, sha256 = photo_check(upload)
+    photo = VisitPhoto(
+        id=photo_id,
+        visit=visit,
+        kind=kind,
+        size_bytes=upload.size,
+        sha256=sha256,
+        captured_at=captured_at,
+        latitude=latitude,
+        longitude=longitude,
+    )
+    # The file is written before the row commits; a rollback leaves an orphan file, which the
+    # storage sweep may delete, never a row without its file.
+    photo.image.save(upload.name or f"{photo_id}.jpg", upload, save=False)
+    photo.save()
+    return photo, True
