@@ -8,4 +8,5 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="v1:schema"), name="docs"),
     path("", include("org.api.urls")),
     path("products/", include("products.api.urls")),
+    path("", include("villages.api.urls")),
 ]

@@ -202,6 +202,13 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ProductStatusEnum": "products.models.ProductStatus",
         "ProductVersionStatusEnum": "products.models.VersionStatus",
+        "CampaignStatusEnum": "villages.models.Campaign.Status",
+        "ReviewRoundStatusEnum": "villages.models.PeerReviewRound.Status",
+        "InstitutionKindEnum": "org.models.Institution.Kind",
+        "FieldVisitPurposeEnum": "villages.models.FieldVisit.Purpose",
+        "VisitPhotoKindEnum": "villages.models.VisitPhoto.Kind",
+        "ListColourEnum": "villages.models.ListColour",
+        "ProductPurposeEnum": "products.models.PurposeCategory",
     },
 }
 # How long an Idempotency-Key is remembered, and after how long an in-flight claim whose

@@ -14,6 +14,7 @@ from django.db.models import Exists, OuterRef, Q
 from common.clock import business_today
 from products.models import (
     BaseRate,
+    CustomerSegment,
     LoanPrimeRate,
     Product,
     ProductStatus,
@@ -21,6 +22,8 @@ from products.models import (
     VersionStatus,
 )
 from products.parameters import ProductTerms, ReferenceLpr, terms_from_chain
+from villages.models import Household
+from villages.selectors import latest_archive
 
 # --- LPR ------------------------------------------------------------------------------------
 
@@ -158,6 +161,53 @@ class AvailableProduct:
     terms: ProductTerms
 
 
+@dataclass(frozen=True)
+class HouseholdApplicant:
+    """What availability asks about an applicant, as read from a household."""
+
+    bank_id: int
+    segment: str
+    age: int
+
+
+def household_applicant(household: Household) -> HouseholdApplicant:
+    """The bank, customer segment and applicant age of ``household``, for
+    :func:`products_available`.
+
+    - bank: the household's bank;
+    - age: the head's age on today's business date;
+    - segment, from the latest economic archive (newest survey date):
+
+      ========================================  ====================================
+      latest archive                            segment
+      ========================================  ====================================
+      ``has_business`` true                     ``individual_business`` (个体工商户)
+      ``has_business`` false, or no archive     ``farmer`` (普通农户)
+      ========================================  ====================================
+
+      The archive records nothing that marks a 新型农业经营主体, a wage earner, a public
+      servant or an enterprise owner, so those segments are never derived here; a caller who
+      knows better asks with an explicit segment.
+
+    Pass the household with its head joined (``select_related("head")``): reading it then costs
+    one query, for the archive. A household without a head has no applicant age and is refused
+    with an error naming ``household``.
+    """
+    if household.head_id is None:
+        raise ValidationError({"household": "该农户尚未登记户主，无法按户主年龄匹配产品"})
+    archive = latest_archive(household)
+    segment = (
+        CustomerSegment.INDIVIDUAL_BUSINESS
+        if archive is not None and archive.has_business
+        else CustomerSegment.FARMER
+    )
+    return HouseholdApplicant(
+        bank_id=household.bank_id,
+        segment=segment.value,
+        age=household.head.age_on(business_today()),
+    )
+
+
 def products_available(
     *,
     bank_id: int,
@@ -171,7 +221,7 @@ def products_available(
 
     A product (and its parent) must be on sale; a bank's sub-product replaces its federation
     parent for that bank's customers, so the standard product is not offered beside the
-    tailored one. Age is checked against the effective terms. Three queries whatever the size
+    tailored one. Age is checked against the effective terms. Two queries whatever the size
     of the catalogue.
     """
     on_date = on_date or business_today()

@@ -28,7 +28,14 @@ class VillagesConfig(AppConfig):
         for role in (Role.BRANCH_REVIEWER, Role.CENTRAL_REVIEWER, Role.APPROVAL_OFFICER):
             grant(role, "villages.view_*")
         grant(Role.RISK_OFFICER, "villages.view_*")
+        # Divisions are province-wide reference data: only operations (superusers) edit them.
         grant(
             Role.BANK_ADMIN,
-            "villages.*",
+            "villages.view_*",
+            "villages.*_village",
+            "villages.*_villageassignment",
+            "villages.change_household",
+            "villages.*_campaign",
+            "villages.change_peerreviewround",
+            "villages.*_importjob",
         )

@@ -102,11 +102,54 @@ class ProductDetailSerializer(ProductListSerializer):
 
 
 class AvailabilityQuerySerializer(serializers.Serializer):
+    """Either a household (bank, segment and age are read from it) or the plain inputs
+    ``segment`` and ``age`` (and ``bank`` for federation users); never both."""
+
+    PLAIN_INPUTS = ("bank", "segment", "age")
+    REQUIRED_WITHOUT_HOUSEHOLD = ("segment", "age")
+
     channel = serializers.ChoiceField(label="申请渠道", choices=Channel.choices)
-    segment = serializers.ChoiceField(label="客群", choices=CustomerSegment.choices)
-    age = serializers.IntegerField(label="申请人年龄", min_value=0, max_value=150)
+    household = serializers.UUIDField(
+        label="农户",
+        required=False,
+        help_text="按农户查询：行社、客群、户主年龄由该户推定，此时不能再填 bank/segment/age",
+    )
+    segment = serializers.ChoiceField(
+        label="客群", choices=CustomerSegment.choices, required=False, help_text="未填农户时必填"
+    )
+    age = serializers.IntegerField(
+        label="申请人年龄", min_value=0, max_value=150, required=False, help_text="未填农户时必填"
+    )
     bank = serializers.IntegerField(label="法人行社", required=False)
     on = serializers.DateField(label="日期", required=False)
+
+    def to_internal_value(self, data):
+        # Checked here rather than in validate() so a missing age is reported together with a
+        # bad channel, as when segment and age were plain required fields.
+        errors = self._input_form_errors(data)
+        try:
+            attrs = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({**errors, **exc.detail}) from None
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def _input_form_errors(self, data) -> dict[str, list[str]]:
+        def given(name: str) -> bool:
+            return data.get(name) not in (None, "")
+
+        if given("household"):
+            return {
+                name: ["已按农户查询，该项由农户推定，请勿同时填写"]
+                for name in self.PLAIN_INPUTS
+                if given(name)
+            }
+        return {
+            name: [self.fields[name].error_messages["required"]]
+            for name in self.REQUIRED_WITHOUT_HOUSEHOLD
+            if not given(name)
+        }
 
 
 class AvailableProductSerializer(serializers.Serializer):

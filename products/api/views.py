@@ -18,18 +18,20 @@ from rest_framework.views import APIView
 from common.clock import business_today
 from common.idempotency import idempotent
 from org.models import Institution
-from org.tenancy import scope_for
+from org.tenancy import scope_for, scope_queryset
 from products import policy
 from products.api import serializers as s
 from products.models import Product, ProductVersion
 from products.preview import schedule_preview
 from products.selectors import (
+    household_applicant,
     lpr_on,
     product_terms_effective,
     products_available,
     products_for_list,
 )
 from products.services import product_clone
+from villages.models import Household
 
 
 @contextmanager
@@ -111,7 +113,9 @@ class ProductDetailView(APIView):
 
 
 class AvailableProductsView(APIView):
-    """Products a household may apply for through a channel (segment, applicant age, bank)."""
+    """Products a household may apply for through a channel: either for a household the user
+    can see (bank, segment and the head's age are read from it) or for plain inputs (segment,
+    applicant age, bank)."""
 
     @extend_schema(
         tags=["products"],
@@ -123,25 +127,39 @@ class AvailableProductsView(APIView):
         scope = scope_for(request.user)
         if scope.sees_nothing:
             raise Http404
-        bank_id = query.get("bank")
-        if not scope.all_banks:
-            # Bank staff ask for their own bank; another bank's id is not found.
-            if bank_id is not None and bank_id != scope.bank_id:
-                raise Http404
-            bank_id = scope.bank_id
-        elif bank_id is None:
-            raise ValidationError({"bank": "请指定法人行社"})
-        elif not Institution.objects.banks().filter(pk=bank_id).exists():
-            raise ValidationError({"bank": "法人行社不存在"})
+        if "household" in query:
+            household = get_object_or_404(
+                scope_queryset(Household.objects.select_related("head"), request.user),
+                pk=query["household"],
+            )
+            with field_errors():
+                applicant = household_applicant(household)
+            bank_id, segment, age = applicant.bank_id, applicant.segment, applicant.age
+        else:
+            bank_id = self._bank_id(scope, query.get("bank"))
+            segment, age = query["segment"], query["age"]
         with field_errors():
             available = products_available(
                 bank_id=bank_id,
                 channel=query["channel"],
-                segment=query["segment"],
-                age=query["age"],
+                segment=segment,
+                age=age,
                 on_date=query.get("on"),
             )
         return Response(s.AvailableProductSerializer(available, many=True).data)
+
+    @staticmethod
+    def _bank_id(scope, bank_id: int | None) -> int:
+        if not scope.all_banks:
+            # Bank staff ask for their own bank; another bank's id is not found.
+            if bank_id is not None and bank_id != scope.bank_id:
+                raise Http404
+            return scope.bank_id
+        if bank_id is None:
+            raise ValidationError({"bank": "请指定法人行社"})
+        if not Institution.objects.banks().filter(pk=bank_id).exists():
+            raise ValidationError({"bank": "法人行社不存在"})
+        return bank_id
 
 
 class SchedulePreviewView(APIView):

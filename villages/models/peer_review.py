@@ -169,3 +169,6 @@ class PeerReviewResult(models.Model):
                 fields=["round", "household"], name="result_once_per_household"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.household_id}: {self.get_colour_display()}"

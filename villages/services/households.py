@@ -144,8 +144,8 @@ def member_upsert(
 
 
 # Archive figures and their limits; labels come from the model's verbose names.
-_AREA_FIELDS = ("land_contracted_mu", "land_leased_mu", "housing_area_m2")
-_MONEY_FIELDS = (
+ARCHIVE_AREA_FIELDS = ("land_contracted_mu", "land_leased_mu", "housing_area_m2")
+ARCHIVE_MONEY_FIELDS = (
     "livestock_value",
     "machinery_value",
     "housing_value",
@@ -162,7 +162,7 @@ _MONEY_FIELDS = (
     "subsidies_annual",
     "business_revenue",
 )
-_OTHER_FIELDS = (
+ARCHIVE_OTHER_FIELDS = (
     "crops",
     "livestock",
     "machinery",
@@ -183,10 +183,15 @@ def archive_clean_figures(figures: dict[str, Any]) -> dict[str, Any]:
     meta = EconomicArchive._meta
     cleaned: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    unknown = set(figures) - set(_AREA_FIELDS) - set(_MONEY_FIELDS) - set(_OTHER_FIELDS)
+    unknown = (
+        set(figures)
+        - set(ARCHIVE_AREA_FIELDS)
+        - set(ARCHIVE_MONEY_FIELDS)
+        - set(ARCHIVE_OTHER_FIELDS)
+    )
     for name in sorted(unknown):
         errors[name] = "未知的档案字段"
-    for name in _AREA_FIELDS + _MONEY_FIELDS:
+    for name in ARCHIVE_AREA_FIELDS + ARCHIVE_MONEY_FIELDS:
         if name not in figures:
             continue
         label = str(meta.get_field(name).verbose_name)
@@ -195,7 +200,7 @@ def archive_clean_figures(figures: dict[str, Any]) -> dict[str, Any]:
             cleaned[name] = clean_decimal(figures[name], label=label, maximum=maximum)
         except FieldError as exc:
             errors[name] = exc.message
-    for name in _OTHER_FIELDS:
+    for name in ARCHIVE_OTHER_FIELDS:
         if name in figures:
             cleaned[name] = figures[name]
     if cleaned.get("housing_structure", "") not in ("", *EconomicArchive.HousingStructure.values):

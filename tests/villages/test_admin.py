@@ -1,0 +1,87 @@
+"""The back office: every villages page loads, is scoped to the bank, masks identity and does
+not issue a query per row."""
+
+import datetime
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from villages.models import Household
+from villages.services import campaign_create
+
+User = get_user_model()
+
+PAGES = [
+    "village",
+    "villageassignment",
+    "household",
+    "member",
+    "economicarchive",
+    "fieldvisit",
+    "peerreviewround",
+    "campaign",
+    "division",
+]
+
+
+@pytest.fixture
+def admin_client(client, villages):
+    client.force_login(User.objects.get(username="b1_admin"))
+    return client
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_changelists_load_and_stay_in_bank(admin_client, page, villages):
+    campaign_create(
+        village=villages["v2"],
+        name="魏村整村授信",
+        starts_on=datetime.date(2026, 10, 1),
+        ends_on=datetime.date(2026, 12, 1),
+    )
+    response = admin_client.get(f"/admin/villages/{page}/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "魏村整村授信" not in html
+    assert "魏村head" not in html
+
+
+def test_household_changelist_masks_ids_and_has_constant_queries(
+    admin_client, villages, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(14):
+        html = admin_client.get("/admin/villages/household/").content.decode()
+    head = villages["v1_households"][0].head
+    assert head.id_number not in html
+    assert head.id_number[:4] + "**********" + head.id_number[-4:] in html
+    for n in range(20):
+        Household.objects.create(village=villages["v1"], bank=villages["v1"].bank, address=f"新{n}")
+    with django_assert_max_num_queries(14):
+        admin_client.get("/admin/villages/household/")
+
+
+def test_search_by_id_suffix_and_phone_suffix(admin_client, villages):
+    head = villages["v1_households"][1].head
+    html = admin_client.get(
+        "/admin/villages/household/", {"q": head.id_number[-6:]}
+    ).content.decode()
+    assert head.name in html
+    assert villages["v1_households"][0].head.name not in html
+    by_phone = admin_client.get("/admin/villages/household/", {"q": "5678"}).content.decode()
+    assert "3 个农户" in by_phone or "3 农户" in by_phone
+
+
+def test_foreign_household_is_404(admin_client, villages):
+    foreign = villages["v2_households"][0]
+    assert admin_client.get(f"/admin/villages/household/{foreign.pk}/change/").status_code == 404
+
+
+def test_campaign_list_shows_progress(admin_client, villages):
+    campaign_create(
+        village=villages["v1"],
+        name="北杜村整村授信",
+        starts_on=datetime.date(2026, 10, 1),
+        ends_on=datetime.date(2026, 12, 1),
+    )
+    response = admin_client.get("/admin/villages/campaign/")
+    row = response.context["cl"].result_list[0]
+    assert (row.n_households, row.n_archived, row.n_reviewed) == (3, 3, 0)

@@ -1,0 +1,36 @@
+"""Mounted at /api/v1/ by config.api_urls."""
+
+from django.urls import path
+
+from villages.api import views
+
+urlpatterns = [
+    path("villages/", views.VillageListView.as_view(), name="village-list"),
+    path("villages/mine/", views.MyVillagesView.as_view(), name="village-mine"),
+    path(
+        "villages/<int:pk>/households/",
+        views.VillageHouseholdsView.as_view(),
+        name="village-households",
+    ),
+    path("campaigns/", views.CampaignListView.as_view(), name="campaign-list"),
+    path("households/<uuid:pk>/", views.HouseholdView.as_view(), name="household"),
+    path("members/<uuid:pk>/", views.MemberView.as_view(), name="member"),
+    path("archives/<uuid:pk>/", views.ArchiveView.as_view(), name="archive"),
+    path("field-visits/<uuid:pk>/", views.FieldVisitView.as_view(), name="field-visit"),
+    path(
+        "field-visits/<uuid:visit_pk>/photos/<uuid:pk>/",
+        views.VisitPhotoView.as_view(),
+        name="visit-photo",
+    ),
+    path("peer-review/rounds/", views.ReviewRoundListView.as_view(), name="review-rounds"),
+    path(
+        "peer-review/rounds/<int:round_pk>/households/",
+        views.ReviewHouseholdsView.as_view(),
+        name="review-households",
+    ),
+    path(
+        "peer-review/rounds/<int:round_pk>/votes/<uuid:household_pk>/",
+        views.ReviewVoteView.as_view(),
+        name="review-vote",
+    ),
+]

@@ -1,0 +1,364 @@
+"""The villages API for account managers' PADs and for peer-review evaluators' phones.
+
+Records from the PAD are sent with ``PUT /<kind>/<client uuid>/``: the first send creates
+(201), a resend of the same record changes nothing (200), a corrected record updates (200). This
+is how an offline tablet syncs safely, without an Idempotency-Key.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch, Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from org.api.mixins import BankDataWritable, TenantScopedMixin
+from org.models import Staff
+from org.tenancy import scope_queryset
+from villages.api import serializers as s
+from villages.models import (
+    Campaign,
+    EconomicArchive,
+    FieldVisit,
+    Household,
+    Member,
+    PeerReviewEvaluator,
+    PeerReviewRound,
+    PeerReviewVote,
+    Village,
+    VillageAssignment,
+)
+from villages.selectors import latest_archive, village_progress
+from villages.services import (
+    archive_upsert,
+    field_visit_record,
+    household_upsert,
+    member_upsert,
+    peer_review_vote_cast,
+    visit_photo_add,
+)
+
+
+@contextmanager
+def service_errors():
+    """Turn a service's Django ValidationError into the API's uniform 400 body."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        detail = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+        raise ValidationError(detail) from exc
+
+
+def _visible(model, user):
+    return scope_queryset(model.objects.all(), user)
+
+
+def _staff(user) -> Staff | None:
+    return getattr(user, "staff", None)
+
+
+# --- Villages and campaigns ------------------------------------------------------------------
+
+
+@extend_schema(tags=["villages"])
+class VillageListView(TenantScopedMixin, generics.ListAPIView):
+    """Villages the user may see (account managers: the villages assigned to them)."""
+
+    queryset = Village.objects.select_related("division", "branch").order_by("division__code")
+    serializer_class = s.VillageSerializer
+    permission_classes = [BankDataWritable]
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        progress = village_progress(village.pk for village in page)
+        data = s.VillageSerializer(page, many=True, context={"progress": progress}).data
+        return self.get_paginated_response(data)
+
+
+@extend_schema(tags=["villages"])
+class MyVillagesView(VillageListView):
+    """The villages currently assigned to me as account manager."""
+
+    def get_queryset(self):
+        mine = VillageAssignment.objects.current().filter(account_manager__user=self.request.user)
+        return super().get_queryset().filter(pk__in=mine.values("village_id"))
+
+
+@extend_schema(
+    tags=["villages"],
+    parameters=[
+        OpenApiParameter(
+            "updated_since", str, description="ISO时间：只返回此后有变化的农户(供PAD增量同步)"
+        )
+    ],
+)
+class VillageHouseholdsView(generics.ListAPIView):
+    serializer_class = s.HouseholdListSerializer
+    permission_classes = [BankDataWritable]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Household.objects.none()
+        village = get_object_or_404(_visible(Village, self.request.user), pk=self.kwargs["pk"])
+        households = _visible(Household, self.request.user).filter(village=village)
+        since = self.request.query_params.get("updated_since")
+        if since:
+            field = s.serializers.DateTimeField()
+            try:
+                moment = field.to_internal_value(since)
+            except s.serializers.ValidationError as exc:
+                raise ValidationError({"updated_since": exc.detail}) from exc
+            households = households.updated_since(moment)
+        return households.select_related("head").order_by("updated_at", "id")
+
+
+@extend_schema(tags=["villages"])
+class CampaignListView(TenantScopedMixin, generics.ListAPIView):
+    queryset = Campaign.objects.select_related("village").order_by("-starts_on", "id")
+    serializer_class = s.CampaignSerializer
+    permission_classes = [BankDataWritable]
+    filterset_fields = ["status", "village"]
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        progress = village_progress({campaign.village_id for campaign in page})
+        data = s.CampaignSerializer(page, many=True, context={"progress": progress}).data
+        return self.get_paginated_response(data)
+
+
+# --- Records synced from the PAD -------------------------------------------------------------
+
+
+class _UpsertView(APIView):
+    permission_classes = [BankDataWritable]
+
+    def respond(self, data, created: bool) -> Response:
+        return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    def existing_or_404(self, model, pk):
+        """The record if it exists and is visible; 404 if it exists elsewhere (another bank's
+        UUID must neither be read nor overwritten); ``None`` if it does not exist at all."""
+        visible = _visible(model, self.request.user).filter(pk=pk).first()
+        if visible is None and model.objects.filter(pk=pk).exists():
+            raise Http404
+        return visible
+
+    def household_or_error(self, household_id) -> Household:
+        household = _visible(Household, self.request.user).filter(pk=household_id).first()
+        if household is None:
+            raise ValidationError({"household": "农户不存在或不在您的管辖范围内"})
+        return household
+
+
+@extend_schema(tags=["villages"])
+class HouseholdView(_UpsertView):
+    @extend_schema(responses=s.HouseholdDetailSerializer)
+    def get(self, request, pk):
+        household = get_object_or_404(
+            _visible(Household, request.user)
+            .select_related("head")
+            .prefetch_related(
+                Prefetch("members", Member.objects.order_by("relation", "birth_date"))
+            ),
+            pk=pk,
+        )
+        context = {
+            "full_identity": s.sees_full_identity(request.user),
+            "latest_archive": latest_archive(household),
+        }
+        return Response(s.HouseholdDetailSerializer(household, context=context).data)
+
+    @extend_schema(request=s.HouseholdIn, responses=s.HouseholdDetailSerializer)
+    def put(self, request, pk):
+        self.existing_or_404(Household, pk)
+        data = s.HouseholdIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        village = _visible(Village, request.user).filter(pk=values.pop("village")).first()
+        if village is None:
+            raise ValidationError({"village": "行政村不存在或不在您的管辖范围内"})
+        with service_errors():
+            household, created = household_upsert(
+                household_id=pk, village=village, actor=_staff(request.user), **values
+            )
+        household = Household.objects.select_related("head").get(pk=household.pk)
+        context = {"full_identity": s.sees_full_identity(request.user), "latest_archive": None}
+        return self.respond(s.HouseholdDetailSerializer(household, context=context).data, created)
+
+
+@extend_schema(tags=["villages"])
+class MemberView(_UpsertView):
+    @extend_schema(responses=s.MemberSerializer)
+    def get(self, request, pk):
+        member = get_object_or_404(_visible(Member, request.user), pk=pk)
+        context = {"full_identity": s.sees_full_identity(request.user)}
+        return Response(s.MemberSerializer(member, context=context).data)
+
+    @extend_schema(request=s.MemberIn, responses=s.MemberSerializer)
+    def put(self, request, pk):
+        self.existing_or_404(Member, pk)
+        data = s.MemberIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        household = self.household_or_error(values.pop("household"))
+        with service_errors():
+            member, created = member_upsert(member_id=pk, household=household, **values)
+        context = {"full_identity": s.sees_full_identity(request.user)}
+        return self.respond(s.MemberSerializer(member, context=context).data, created)
+
+
+@extend_schema(tags=["villages"])
+class ArchiveView(_UpsertView):
+    @extend_schema(responses=s.ArchiveSerializer)
+    def get(self, request, pk):
+        archive = get_object_or_404(_visible(EconomicArchive, request.user), pk=pk)
+        return Response(s.ArchiveSerializer(archive).data)
+
+    @extend_schema(request=s.ArchiveIn, responses=s.ArchiveSerializer)
+    def put(self, request, pk):
+        self.existing_or_404(EconomicArchive, pk)
+        data = s.ArchiveIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        household = self.household_or_error(values.pop("household"))
+        survey_date = values.pop("survey_date")
+        with service_errors():
+            archive, created = archive_upsert(
+                archive_id=pk,
+                household=household,
+                survey_date=survey_date,
+                figures=values,
+                surveyed_by=_staff(request.user),
+            )
+        return self.respond(s.ArchiveSerializer(archive).data, created)
+
+
+@extend_schema(tags=["villages"])
+class FieldVisitView(_UpsertView):
+    @extend_schema(responses=s.FieldVisitSerializer)
+    def get(self, request, pk):
+        visit = get_object_or_404(
+            _visible(FieldVisit, request.user).prefetch_related("photos"), pk=pk
+        )
+        return Response(s.FieldVisitSerializer(visit).data)
+
+    @extend_schema(request=s.FieldVisitIn, responses=s.FieldVisitSerializer)
+    def put(self, request, pk):
+        self.existing_or_404(FieldVisit, pk)
+        data = s.FieldVisitIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        household = self.household_or_error(values.pop("household"))
+        staff = _staff(request.user)
+        if staff is None:
+            raise PermissionDenied("只有银行员工可以登记走访")
+        with service_errors():
+            visit, created = field_visit_record(
+                visit_id=pk, household=household, account_manager=staff, **values
+            )
+        return self.respond(s.FieldVisitSerializer(visit).data, created)
+
+
+@extend_schema(tags=["villages"])
+class VisitPhotoView(_UpsertView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request=s.VisitPhotoIn, responses=s.VisitPhotoSerializer)
+    def put(self, request, visit_pk, pk):
+        visit = get_object_or_404(_visible(FieldVisit, request.user), pk=visit_pk)
+        data = s.VisitPhotoIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        with service_errors():
+            photo, created = visit_photo_add(
+                photo_id=pk, visit=visit, upload=values.pop("image"), **values
+            )
+        return self.respond(s.VisitPhotoSerializer(photo).data, created)
+
+
+# --- Peer review voting ----------------------------------------------------------------------
+
+
+def _evaluator_or_404(user, round_id) -> PeerReviewEvaluator:
+    return get_object_or_404(
+        PeerReviewEvaluator.objects.select_related("round__village"), round_id=round_id, user=user
+    )
+
+
+@extend_schema(tags=["peer-review"])
+class ReviewRoundListView(generics.ListAPIView):
+    """The review rounds I sit on as an evaluator."""
+
+    serializer_class = s.ReviewRoundSerializer
+    permission_classes = [IsAuthenticated]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return PeerReviewRound.objects.none()
+        return (
+            PeerReviewRound.objects.filter(evaluators__user=self.request.user)
+            .select_related("village")
+            .order_by("-opened_at")
+        )
+
+
+@extend_schema(tags=["peer-review"])
+class ReviewHouseholdsView(APIView):
+    """The households of the round's village with my own vote on each."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=s.ReviewHouseholdSerializer(many=True))
+    def get(self, request, round_pk):
+        evaluator = _evaluator_or_404(request.user, round_pk)
+        mine = {
+            vote.household_id: vote for vote in PeerReviewVote.objects.filter(evaluator=evaluator)
+        }
+        households = (
+            Household.objects.filter(village_id=evaluator.round.village_id)
+            .select_related("head")
+            .order_by("group_name", "address")
+        )
+        rows = []
+        for household in households:
+            vote = mine.get(household.pk)
+            household.my_colour = vote.colour if vote else None
+            household.my_reason = vote.reason if vote else None
+            household.my_suggested_amount = vote.suggested_amount if vote else None
+            rows.append(household)
+        return Response(s.ReviewHouseholdSerializer(rows, many=True).data)
+
+
+@extend_schema(tags=["peer-review"])
+class ReviewVoteView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=s.VoteIn, responses=s.ReviewHouseholdSerializer)
+    def put(self, request, round_pk, household_pk):
+        evaluator = _evaluator_or_404(request.user, round_pk)
+        household = get_object_or_404(
+            Household.objects.select_related("head"),
+            Q(village_id=evaluator.round.village_id),
+            pk=household_pk,
+        )
+        data = s.VoteIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        with service_errors():
+            vote = peer_review_vote_cast(
+                evaluator=evaluator, household=household, **data.validated_data
+            )
+        household.my_colour = vote.colour
+        household.my_reason = vote.reason
+        household.my_suggested_amount = vote.suggested_amount
+        return Response(s.ReviewHouseholdSerializer(household).data)
