@@ -287,7 +287,7 @@ class HouseholdAdmin(HouseholdSearchMixin, AuditHistoryMixin, TenantAdminMixin, 
     form = HouseholdForm
     list_display = [
         "head_name",
-        "head_id",
+        "head_id_number",
         "village",
         "group_name",
         "masked_phone",
@@ -320,7 +320,7 @@ class HouseholdAdmin(HouseholdSearchMixin, AuditHistoryMixin, TenantAdminMixin, 
         return household.head.name if household.head else "—"
 
     @admin.display(description="户主身份证号")
-    def head_id(self, household):
+    def head_id_number(self, household):
         return mask_id_number(household.head.id_number) if household.head else ""
 
     @admin.display(description="联系电话")

@@ -1,0 +1,19 @@
+from risk.models.features import HouseholdFeatures
+from risk.models.scorecards import Scorecard, ScorecardBin, ScoringSegment
+from risk.models.scoring import (
+    HouseholdScore,
+    MonitoringRun,
+    ScoringChunk,
+    ScoringJob,
+)
+
+__all__ = [
+    "HouseholdFeatures",
+    "HouseholdScore",
+    "MonitoringRun",
+    "Scorecard",
+    "ScorecardBin",
+    "ScoringChunk",
+    "ScoringJob",
+    "ScoringSegment",
+]
