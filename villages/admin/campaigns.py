@@ -1,0 +1,148 @@
+"""Whole-village credit campaigns with their progress counts."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+
+from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin
+from villages.admin.base import report_errors
+from villages.models import (
+    Campaign,
+    EconomicArchive,
+    Household,
+    PeerReviewResult,
+    PeerReviewRound,
+)
+from villages.services import (
+    campaign_create,
+    campaign_transition,
+)
+
+
+class CampaignForm(forms.ModelForm):
+    class Meta:
+        model = Campaign
+        fields = ["village", "name", "starts_on", "ends_on", "lead"]
+
+
+@admin.register(Campaign)
+class CampaignAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
+    form = CampaignForm
+    list_display = [
+        "name",
+        "village",
+        "status",
+        "starts_on",
+        "ends_on",
+        "households",
+        "archived",
+        "reviewed",
+        "rated",
+        "pre_approved",
+        "coverage",
+    ]
+    list_filter = ["status"]
+    list_select_related = ["village"]
+    autocomplete_fields = ["village", "lead"]
+    actions = ["start", "complete", "cancel"]
+
+    def get_queryset(self, request):
+        def count(filter_q: Q):
+            return Coalesce(
+                Subquery(
+                    Household.objects.filter(filter_q, village=OuterRef("village"))
+                    .order_by()
+                    .values("village")
+                    .annotate(n=Count("pk"))
+                    .values("n")
+                ),
+                0,
+            )
+
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_households=count(Q()),
+                n_archived=count(
+                    Q(Exists(EconomicArchive.objects.filter(household=OuterRef("pk"))))
+                ),
+                n_reviewed=count(
+                    Q(
+                        Exists(
+                            PeerReviewResult.objects.filter(
+                                household=OuterRef("pk"),
+                                round__status=PeerReviewRound.Status.CLOSED,
+                            )
+                        )
+                    )
+                ),
+                n_rated=count(~Q(credit_grade="")),
+                n_pre_approved=count(Q(pre_approved_limit__isnull=False)),
+            )
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["village", "status"] if obj else []
+
+    @admin.display(description="户数", ordering="n_households")
+    def households(self, campaign):
+        return campaign.n_households
+
+    @admin.display(description="已建档", ordering="n_archived")
+    def archived(self, campaign):
+        return campaign.n_archived
+
+    @admin.display(description="已评议", ordering="n_reviewed")
+    def reviewed(self, campaign):
+        return campaign.n_reviewed
+
+    @admin.display(description="已评级", ordering="n_rated")
+    def rated(self, campaign):
+        return campaign.n_rated
+
+    @admin.display(description="已预授信", ordering="n_pre_approved")
+    def pre_approved(self, campaign):
+        return campaign.n_pre_approved
+
+    @admin.display(description="授信覆盖率")
+    def coverage(self, campaign):
+        if not campaign.n_households:
+            return "—"
+        return f"{campaign.n_pre_approved * 100 / campaign.n_households:.1f}%"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["name", "starts_on", "ends_on", "lead"])
+            return
+        created = campaign_create(
+            village=obj.village,
+            name=obj.name,
+            starts_on=obj.starts_on,
+            ends_on=obj.ends_on,
+            lead=obj.lead,
+        )
+        obj.pk, obj.bank_id = created.pk, created.bank_id
+
+    def _move(self, request, queryset, to_status):
+        for campaign in queryset:
+            try:
+                campaign_transition(campaign=campaign, to_status=to_status)
+            except ValidationError as exc:
+                report_errors(request, exc)
+
+    @admin.action(description="开始所选活动")
+    def start(self, request, queryset):
+        self._move(request, queryset, Campaign.Status.IN_PROGRESS)
+
+    @admin.action(description="完成所选活动")
+    def complete(self, request, queryset):
+        self._move(request, queryset, Campaign.Status.COMPLETED)
+
+    @admin.action(description="取消所选活动")
+    def cancel(self, request, queryset):
+        self._move(request, queryset, Campaign.Status.CANCELLED)

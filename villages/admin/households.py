@@ -1,0 +1,227 @@
+"""Households, members, archives and field visits (read-mostly: they come from PADs and imports)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Count
+
+from common.masking import mask_id_number, mask_phone
+from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin
+from villages import figures
+from villages.admin.base import HouseholdSearchMixin, ReadOnlyAdminMixin, acting_staff
+from villages.models import (
+    EconomicArchive,
+    FieldVisit,
+    Household,
+    Member,
+    VisitPhoto,
+)
+from villages.services import (
+    household_upsert,
+)
+
+
+class MemberInline(admin.TabularInline):
+    model = Member
+    fields = [
+        "name",
+        "masked_id",
+        "sex",
+        "birth_date",
+        "relation",
+        "education",
+        "occupation",
+        "health",
+        "masked_phone",
+    ]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="身份证号")
+    def masked_id(self, member):
+        return mask_id_number(member.id_number)
+
+    @admin.display(description="手机号")
+    def masked_phone(self, member):
+        return mask_phone(member.phone)
+
+
+class ArchiveInline(admin.TabularInline):
+    model = EconomicArchive
+    fields = [
+        "survey_date",
+        "land_contracted_mu",
+        "net_income",
+        "total_assets",
+        "debt_total",
+        "has_business",
+    ]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ["-survey_date"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="家庭净收入(元/年)")
+    def net_income(self, archive):
+        return figures.net_income(archive)
+
+    @admin.display(description="总资产(元)")
+    def total_assets(self, archive):
+        return figures.total_assets(archive)
+
+
+class HouseholdForm(forms.ModelForm):
+    class Meta:
+        model = Household
+        fields = ["group_name", "address", "phone"]
+
+
+@admin.register(Household)
+class HouseholdAdmin(HouseholdSearchMixin, AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
+    form = HouseholdForm
+    list_display = [
+        "head_name",
+        "head_id_number",
+        "village",
+        "group_name",
+        "masked_phone",
+        "list_colour",
+        "credit_grade",
+        "pre_approved_limit",
+        "updated_at",
+    ]
+    list_filter = ["list_colour", "village", "village__campaigns__status"]
+    search_fields = ["head__name", "address"]
+    list_select_related = ["head", "village"]
+    readonly_fields = [
+        "village",
+        "head",
+        "list_colour",
+        "credit_grade",
+        "pre_approved_limit",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [MemberInline, ArchiveInline]
+    list_per_page = 50
+
+    def has_add_permission(self, request, *args):
+        return False  # households come from PADs and imports, with their client UUIDs
+
+    @admin.display(description="户主", ordering="head__name")
+    def head_name(self, household):
+        return household.head.name if household.head else "—"
+
+    @admin.display(description="户主身份证号")
+    def head_id_number(self, household):
+        return mask_id_number(household.head.id_number) if household.head else ""
+
+    @admin.display(description="联系电话")
+    def masked_phone(self, household):
+        return mask_phone(household.phone)
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        household_upsert(
+            household_id=obj.pk,
+            village=obj.village,
+            actor=acting_staff(request),
+            group_name=data["group_name"],
+            address=data["address"],
+            phone=data["phone"],
+            latitude=obj.latitude,
+            longitude=obj.longitude,
+        )
+
+
+@admin.register(Member)
+class MemberAdmin(
+    HouseholdSearchMixin, AuditHistoryMixin, TenantAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
+    id_field = "id_number"
+    list_display = [
+        "name",
+        "masked_id",
+        "sex",
+        "birth_date",
+        "relation",
+        "household",
+        "masked_phone",
+    ]
+    list_filter = ["relation", "sex", "household__village"]
+    search_fields = ["name"]
+    list_select_related = ["household__head"]
+    exclude = ["id_number", "phone"]
+    readonly_fields = ["masked_id", "masked_phone"]
+
+    @admin.display(description="身份证号")
+    def masked_id(self, member):
+        return mask_id_number(member.id_number)
+
+    @admin.display(description="手机号")
+    def masked_phone(self, member):
+        return mask_phone(member.phone)
+
+
+@admin.register(EconomicArchive)
+class EconomicArchiveAdmin(
+    AuditHistoryMixin, TenantAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
+    list_display = [
+        "household",
+        "survey_date",
+        "land_contracted_mu",
+        "net_income",
+        "total_assets",
+        "debt_total",
+        "has_business",
+    ]
+    list_filter = ["has_business", "survey_date", "household__village"]
+    list_select_related = ["household__head"]
+    date_hierarchy = "survey_date"
+
+    @admin.display(description="家庭净收入(元/年)")
+    def net_income(self, archive):
+        return figures.net_income(archive)
+
+    @admin.display(description="总资产(元)")
+    def total_assets(self, archive):
+        return figures.total_assets(archive)
+
+
+class PhotoInline(admin.TabularInline):
+    model = VisitPhoto
+    fields = ["kind", "image", "width", "height", "captured_at", "latitude", "longitude"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(FieldVisit)
+class FieldVisitAdmin(TenantAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["household", "account_manager", "visited_at", "purpose", "photo_count"]
+    list_filter = ["purpose", "account_manager"]
+    list_select_related = ["household__head", "account_manager"]
+    inlines = [PhotoInline]
+    date_hierarchy = "visited_at"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(photos_total=Count("photos"))
+
+    @admin.display(description="影像数", ordering="photos_total")
+    def photo_count(self, visit):
+        return visit.photos_total

@@ -1,0 +1,155 @@
+"""Divisions, villages and account-manager assignments."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+
+from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin
+from villages.admin.base import report_errors, acting_staff
+from villages.models import (
+    Division,
+    Village,
+    VillageAssignment,
+)
+from villages.services import (
+    division_create,
+    village_assign,
+    village_create,
+    village_unassign,
+)
+
+
+@admin.register(Division)
+class DivisionAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "level", "parent"]
+    list_filter = ["level"]
+    search_fields = ["code", "name"]
+    list_select_related = ["parent"]
+    raw_id_fields = ["parent"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["name"])
+            return
+        created = division_create(code=obj.code, name=obj.name, level=obj.level, parent=obj.parent)
+        obj.pk = created.pk
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["code", "level", "parent"] if obj else []
+
+
+class AssignmentInline(admin.TabularInline):
+    model = VillageAssignment
+    fk_name = "village"
+    fields = ["account_manager", "started_at", "ended_at", "assigned_by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class VillageForm(forms.ModelForm):
+    class Meta:
+        model = Village
+        fields = ["division", "name", "branch", "is_credit_village"]
+
+
+@admin.register(Village)
+class VillageAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
+    form = VillageForm
+    list_display = [
+        "code_display",
+        "name",
+        "branch",
+        "household_count",
+        "managers",
+        "is_credit_village",
+    ]
+    list_filter = ["is_credit_village", "branch"]
+    search_fields = ["name", "division__code"]
+    list_select_related = ["division", "branch"]
+    autocomplete_fields = ["division"]
+    inlines = [AssignmentInline]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(households_total=Count("households", distinct=True))
+            .prefetch_related("assignments__account_manager")
+        )
+
+    @admin.display(description="区划代码", ordering="division__code")
+    def code_display(self, village):
+        return village.division.code
+
+    @admin.display(description="户数", ordering="households_total")
+    def household_count(self, village):
+        return village.households_total
+
+    @admin.display(description="包村客户经理")
+    def managers(self, village):
+        return "、".join(
+            a.account_manager.full_name for a in village.assignments.all() if a.ended_at is None
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["division", "branch"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["name", "is_credit_village", "updated_at"])
+            return
+        created = village_create(division=obj.division, branch=obj.branch, name=obj.name)
+        obj.pk, obj.bank_id = created.pk, created.bank_id
+
+
+class AssignmentForm(forms.ModelForm):
+    class Meta:
+        model = VillageAssignment
+        fields = ["village", "account_manager"]
+
+    def clean(self):
+        cleaned = super().clean()
+        village, manager = cleaned.get("village"), cleaned.get("account_manager")
+        if village and manager and manager.bank_id != village.bank_id:
+            self.add_error("account_manager", "只能指派本行社的客户经理")
+        return cleaned
+
+
+@admin.register(VillageAssignment)
+class VillageAssignmentAdmin(TenantAdminMixin, admin.ModelAdmin):
+    form = AssignmentForm
+    list_display = ["village", "account_manager", "started_at", "ended_at", "assigned_by"]
+    list_filter = [("ended_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["village", "account_manager", "assigned_by"]
+    autocomplete_fields = ["village", "account_manager"]
+    actions = ["end_assignment"]
+
+    def has_change_permission(self, request, obj=None):
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        try:
+            created = village_assign(
+                village=obj.village,
+                account_manager=obj.account_manager,
+                assigned_by=acting_staff(request),
+            )
+        except ValidationError as exc:
+            report_errors(request, exc)
+            return
+        obj.pk = created.pk
+
+    @admin.action(description="结束所选指派")
+    def end_assignment(self, request, queryset):
+        ended = sum(
+            village_unassign(village=a.village, account_manager=a.account_manager)
+            for a in queryset.filter(ended_at__isnull=True)
+        )
+        self.message_user(request, f"已结束 {ended} 条指派")
