@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count
 
 from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin
-from villages.admin.base import report_errors, acting_staff
+from villages.admin.base import acting_staff, report_errors
 from villages.models import (
     Division,
     Village,

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin
-from villages.admin.base import report_errors, acting_staff
+from villages.admin.base import acting_staff, report_errors
 from villages.models import (
     PeerReviewEvaluator,
     PeerReviewResult,
