@@ -200,3 +200,20 @@ def test_federation_staff_cannot_write_households(login_as, villages, username):
         f"/api/v1/households/{uuid.uuid4()}/", {"village": villages["v1"].pk}, format="json"
     )
     assert response.status_code == 403
+
+
+def test_household_page_query_count_independent_of_page_size(login_as, villages):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(60):
+        Household.objects.create(village=villages["v1"], bank=villages["v1"].bank, address=f"批{n}")
+    client = login_as("b1_am2")
+    url = f"/api/v1/villages/{villages['v1'].pk}/households/"
+    counts = []
+    for size in (5, 50):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url, {"page_size": size})
+        assert len(response.json()["results"]) == size
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
