@@ -8,5 +8,6 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="v1:schema"), name="docs"),
     path("", include("org.api.urls")),
     path("products/", include("products.api.urls")),
+    path("villages/imports/", include("villages.api.import_urls")),
     path("", include("villages.api.urls")),
 ]

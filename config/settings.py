@@ -128,6 +128,13 @@ else:
         }
     }
 DATABASES["default"].setdefault("TEST", {})
+# pgtrigger's per-row check reads this setting and, when it was never set, raises and catches an
+# error on every row — a subtransaction per row that makes bulk writes on audited tables
+# quadratically slow. Defining it (as "ignore nothing") on every connection avoids that.
+DATABASES["default"].setdefault("OPTIONS", {})
+DATABASES["default"]["OPTIONS"]["options"] = (
+    DATABASES["default"]["OPTIONS"].get("options", "") + " -c pgtrigger.ignore={}"
+).strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -5,6 +5,7 @@ read-only apart from a household's contact details; peer review votes are never 
 only the results of closed rounds.
 """
 
+from villages import admin_imports
 from villages.admin import campaigns, households, places, review
 
-__all__ = ["campaigns", "households", "places", "review"]
+__all__ = ["admin_imports", "campaigns", "households", "places", "review"]

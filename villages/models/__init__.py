@@ -2,6 +2,7 @@ from villages.models.archives import EconomicArchive
 from villages.models.campaigns import Campaign
 from villages.models.divisions import Division, Village, VillageAssignment
 from villages.models.households import Household, ListColour, Member
+from villages.models.imports import ImportJob
 from villages.models.peer_review import (
     PeerReviewEvaluator,
     PeerReviewResult,
@@ -16,6 +17,7 @@ __all__ = [
     "EconomicArchive",
     "FieldVisit",
     "Household",
+    "ImportJob",
     "ListColour",
     "Member",
     "PeerReviewEvaluator",
