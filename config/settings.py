@@ -211,6 +211,7 @@ SPECTACULAR_SETTINGS = {
         "ProductVersionStatusEnum": "products.models.VersionStatus",
         "CampaignStatusEnum": "villages.models.Campaign.Status",
         "ReviewRoundStatusEnum": "villages.models.PeerReviewRound.Status",
+        "ImportJobStatusEnum": "villages.models.ImportJob.Status",
         "InstitutionKindEnum": "org.models.Institution.Kind",
         "FieldVisitPurposeEnum": "villages.models.FieldVisit.Purpose",
         "VisitPhotoKindEnum": "villages.models.VisitPhoto.Kind",

@@ -13,6 +13,11 @@ class RiskConfig(AppConfig):
         post_migrate.connect(ensure_after_migrate, sender=self, dispatch_uid="risk.reference")
         for role in Role:
             if role is not Role.PEER_EVALUATOR:
-                grant(role, "risk.view_householdscore", "risk.view_scorecard", "risk.view_scorecardbin")
+                grant(
+                    role,
+                    "risk.view_householdscore",
+                    "risk.view_scorecard",
+                    "risk.view_scorecardbin",
+                )
         grant(Role.RISK_OFFICER, "risk.*")
         grant(Role.FEDERATION_ADMIN, "risk.*")

@@ -1,5 +1,11 @@
 from risk.models.features import HouseholdFeatures
-from risk.models.scorecards import Scorecard, ScorecardBin, ScoringSegment
+from risk.models.scorecards import (
+    Scorecard,
+    ScorecardBin,
+    ScorecardStatusChange,
+    ScorecardTraining,
+    ScoringSegment,
+)
 from risk.models.scoring import (
     HouseholdScore,
     MonitoringRun,
@@ -13,6 +19,8 @@ __all__ = [
     "MonitoringRun",
     "Scorecard",
     "ScorecardBin",
+    "ScorecardStatusChange",
+    "ScorecardTraining",
     "ScoringChunk",
     "ScoringJob",
     "ScoringSegment",

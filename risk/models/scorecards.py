@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django_fsm import FSMField, transition
 
 from common.audit import audited
 from org.models import Institution, Staff
@@ -79,7 +81,7 @@ class Scorecard(models.Model):
     )
     version = models.PositiveIntegerField("版本号")
     name = models.CharField("模型名称", max_length=100)
-    status = models.CharField("状态", max_length=12, choices=Status.choices, default=Status.DRAFT)
+    status = FSMField("状态", max_length=12, choices=Status.choices, default=Status.DRAFT)
     source = models.CharField("训练数据来源", max_length=12, choices=Source.choices)
     target_definition = models.CharField(
         "坏客户定义", max_length=200, default="12个月内曾逾期90天以上"
@@ -119,6 +121,23 @@ class Scorecard(models.Model):
         verbose_name="晋级复核人",
     )
     promoted_at = models.DateTimeField("晋级时间", null=True, blank=True)
+    submitted_by = models.ForeignKey(
+        Staff,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="提交挑战人",
+    )
+    submitted_at = models.DateTimeField("提交挑战时间", null=True, blank=True)
+    retired_at = models.DateTimeField("退役时间", null=True, blank=True)
+    # Share of households a challenger also scores in shadow, by a sticky hash of the household
+    # id (``risk.scoring.shadow_bucket``), so a household is always in or always out.
+    shadow_percent = models.PositiveSmallIntegerField(
+        "影子评分样本比例(%)",
+        default=50,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 
@@ -128,7 +147,12 @@ class Scorecard(models.Model):
         verbose_name = "评分卡"
         verbose_name_plural = "评分卡"
         ordering = ["segment", "-version"]
+        permissions = [("promote_scorecard", "可提交、晋级和退役评分卡")]
         constraints = [
+            models.CheckConstraint(
+                condition=models.Q(shadow_percent__gte=1, shadow_percent__lte=100),
+                name="scorecard_shadow_percent_range",
+            ),
             models.UniqueConstraint(
                 fields=["segment", "bank", "version"],
                 name="scorecard_unique_version",
@@ -150,6 +174,115 @@ class Scorecard(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
+
+    @transition(field=status, source=Status.DRAFT, target=Status.CHALLENGER)
+    def submit(self) -> None:
+        pass
+
+    @transition(field=status, source=Status.CHALLENGER, target=Status.CHAMPION)
+    def promote(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[Status.DRAFT, Status.CHALLENGER, Status.CHAMPION],
+        target=Status.RETIRED,
+    )
+    def retire(self) -> None:
+        pass
+
+
+class ScorecardStatusChange(models.Model):
+    """Who moved a scorecard from which status to which, and why: the business-readable log
+    (pghistory keeps the raw row history as well)."""
+
+    scorecard = models.ForeignKey(
+        Scorecard, on_delete=models.CASCADE, related_name="status_changes", verbose_name="评分卡"
+    )
+    action = models.CharField("操作", max_length=20)
+    from_status = models.CharField("原状态", max_length=12, choices=Scorecard.Status.choices)
+    to_status = models.CharField("新状态", max_length=12, choices=Scorecard.Status.choices)
+    actor = models.ForeignKey(
+        Staff,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="操作人",
+    )
+    reason = models.CharField("原因/意见", max_length=300, blank=True)
+    at = models.DateTimeField("时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "评分卡状态变更"
+        verbose_name_plural = "评分卡状态变更"
+        ordering = ["scorecard", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.scorecard_id} {self.from_status}→{self.to_status}"
+
+
+class ScorecardTraining(models.Model):
+    """One training run (uploaded CSV, synthetic history or matured outcomes), run by a Celery
+    task that reports its progress here; a successful run registers a draft scorecard."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "排队中"
+        RUNNING = "running", "训练中"
+        DONE = "done", "已完成"
+        FAILED = "failed", "失败"
+
+    tenant_bank_field = "bank"
+
+    segment = models.ForeignKey(
+        ScoringSegment, on_delete=models.PROTECT, related_name="+", verbose_name="客群"
+    )
+    bank = models.ForeignKey(
+        Institution,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="法人行社",
+        help_text="为空表示省联社统一模型",
+    )
+    source = models.CharField("训练数据来源", max_length=12, choices=Scorecard.Source.choices)
+    dataset = models.FileField("训练数据(CSV)", upload_to="training/", blank=True)
+    synthetic_rows = models.PositiveIntegerField("合成样本数", null=True, blank=True)
+    # Overrides of ``risk.training.TrainingSettings`` (base_score, base_odds, pdo, seed …).
+    settings = models.JSONField("训练参数", default=dict, blank=True)
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField("进度(%)", default=0)
+    step = models.CharField("当前步骤", max_length=200, blank=True)
+    error = models.TextField("错误", blank=True)
+    scorecard = models.ForeignKey(
+        Scorecard,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="生成的评分卡",
+    )
+    requested_by = models.ForeignKey(
+        Staff,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="发起人",
+    )
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "评分卡训练"
+        verbose_name_plural = "评分卡训练"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.segment} {self.get_source_display()} ({self.get_status_display()})"
 
 
 class ScorecardBin(models.Model):

@@ -4,6 +4,7 @@ from django.db import transaction
 from common.audit import audit_context
 from org.demo import DEMO_PASSWORD, seed_org
 from products.demo import seed_products
+from risk.demo import seed_risk
 from villages.demo import seed_villages
 
 
@@ -16,6 +17,7 @@ class Command(BaseCommand):
             logins = seed_org()
             logins += seed_products()
             logins += seed_villages()
+            logins += seed_risk()
         if options["verbosity"] == 0:
             return
         self.stdout.write(self.style.SUCCESS("演示数据已就绪 (demo province ready)."))

@@ -1,0 +1,588 @@
+"""Back office of the risk models: scorecards (points table, metrics, PSI chart, lifecycle with
+maker-checker, xlsx export, champion/challenger comparison), training runs, scores, batch jobs
+and monitoring runs. Every change goes through ``risk.registry``; the admin shapes input and shows
+the services' errors."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import Http404, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin
+from org.models import Institution
+from org.tenancy import scope_for
+from risk import admin_views, registry
+from risk.models import (
+    HouseholdScore,
+    MonitoringRun,
+    Scorecard,
+    ScorecardStatusChange,
+    ScorecardTraining,
+    ScoringJob,
+    ScoringSegment,
+)
+from risk.registry import describe_error
+
+
+def _run(modeladmin, request, queryset, action, success: str) -> None:
+    """Apply one service per selected row; report each failure with its reason."""
+    done = 0
+    for obj in queryset:
+        try:
+            action(obj)
+            done += 1
+        except ValidationError as exc:
+            modeladmin.message_user(request, f"{obj}：{describe_error(exc)}", messages.ERROR)
+        except PermissionDenied as exc:
+            modeladmin.message_user(request, f"{obj}：{exc}", messages.ERROR)
+    if done:
+        modeladmin.message_user(request, f"{success} {done} 项", messages.SUCCESS)
+
+
+class ScorecardActionForm(admin.helpers.ActionForm):
+    reason = forms.CharField(label="原因/意见", required=False, max_length=300)
+    shadow_percent = forms.IntegerField(
+        label="影子评分比例(%)", required=False, min_value=1, max_value=100
+    )
+
+
+class ScorecardForm(forms.ModelForm):
+    grade_cutoffs_text = forms.CharField(
+        label="评级分数线",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text='JSON，最好的评级在前，如 [["AAA", 620], ["AA", 600], ["A", 580], ["B", 560], ["C", 0]]；'
+        "低于最后一条分数线的也归入最后一个评级。只有草稿可以修改。",
+    )
+
+    class Meta:
+        model = Scorecard
+        fields = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial["grade_cutoffs_text"] = json.dumps(
+            self.instance.grade_cutoffs, ensure_ascii=False
+        )
+
+    def clean_grade_cutoffs_text(self):
+        text = self.cleaned_data["grade_cutoffs_text"].strip()
+        try:
+            return json.loads(text) if text else []
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"不是有效的 JSON：{exc.msg}") from exc
+
+
+class StatusChangeInline(admin.TabularInline):
+    model = ScorecardStatusChange
+    extra = 0
+    can_delete = False
+    fields = ["at", "action", "from_status", "to_status", "actor", "reason"]
+    readonly_fields = fields
+    verbose_name_plural = "状态变更记录"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Scorecard)
+class ScorecardAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
+    form = ScorecardForm
+    action_form = ScorecardActionForm
+    list_display = [
+        "__str__",
+        "segment",
+        "owner",
+        "status",
+        "test_auc",
+        "test_ks",
+        "shadow_percent",
+        "trained_by",
+        "promoted_by",
+        "trained_at",
+    ]
+    list_filter = ["status", "segment", "source"]
+    list_select_related = ["segment", "bank", "trained_by", "promoted_by"]
+    search_fields = ["name"]
+    inlines = [StatusChangeInline]
+    actions = ["submit_action", "promote_action", "retire_action", "export_action"]
+    readonly_fields = [
+        "name",
+        "segment",
+        "owner",
+        "version",
+        "status",
+        "source",
+        "target_definition",
+        "base_score",
+        "base_odds",
+        "pdo",
+        "random_seed",
+        "training_rows",
+        "training_bads",
+        "shadow_percent",
+        "artefact",
+        "artefact_sha256",
+        "trained_by",
+        "trained_at",
+        "submitted_by",
+        "submitted_at",
+        "promoted_by",
+        "promoted_at",
+        "retired_at",
+        "tools",
+        "metrics_table",
+        "iv_table",
+        "points_table",
+        "psi_chart",
+    ]
+    fieldsets = [
+        (None, {"fields": ["name", "segment", "owner", "version", "status", "tools"]}),
+        (
+            "训练",
+            {
+                "fields": [
+                    "source",
+                    "target_definition",
+                    ("base_score", "base_odds", "pdo"),
+                    ("random_seed", "training_rows", "training_bads"),
+                    ("artefact", "artefact_sha256"),
+                    ("trained_by", "trained_at"),
+                ]
+            },
+        ),
+        (
+            "投产(双人复核)",
+            {
+                "fields": [
+                    ("submitted_by", "submitted_at"),
+                    ("promoted_by", "promoted_at"),
+                    "retired_at",
+                    "shadow_percent",
+                    "grade_cutoffs_text",
+                ]
+            },
+        ),
+        ("模型指标", {"fields": ["metrics_table", "iv_table"]}),
+        ("分值表(分箱 → 分值)", {"fields": ["points_table"]}),
+        ("稳定性监控(PSI)", {"fields": ["psi_chart"]}),
+    ]
+
+    def get_queryset(self, request):
+        """A bank's staff see their own scorecards and, read-only, the federation's."""
+        queryset = Scorecard.objects.select_related(
+            "segment", "bank", "trained_by", "promoted_by", "submitted_by"
+        )
+        scope = scope_for(request.user)
+        if scope.sees_nothing:
+            return queryset.none()
+        if not scope.all_banks:
+            queryset = queryset.filter(Q(bank_id=scope.bank_id) | Q(bank__isnull=True))
+        return queryset
+
+    def has_add_permission(self, request):
+        return False  # scorecards come from training runs
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # versions are kept for audit; retire instead
+
+    def has_change_permission(self, request, obj=None):
+        # Not the mixin's rule: federation staff are read-only on bank data but maintain the
+        # federation's own scorecards.
+        if obj is None:
+            return request.user.is_superuser or request.user.has_perm("risk.change_scorecard")
+        return registry.can_manage(request.user, obj.bank_id, perm="risk.change_scorecard")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.status != Scorecard.Status.DRAFT:
+            return [*self.readonly_fields, "grade_cutoffs_text"]
+        return self.readonly_fields
+
+    @admin.display(description="评级分数线")
+    def grade_cutoffs_text(self, obj):
+        return "；".join(f"{grade} ≥ {cutoff}" for grade, cutoff in obj.grade_cutoffs or [])
+
+    @admin.display(description="归属")
+    def owner(self, obj):
+        return obj.bank.name if obj.bank_id else "省联社"
+
+    @admin.display(description="测试集AUC")
+    def test_auc(self, obj):
+        return (obj.metrics or {}).get("test", {}).get("auc")
+
+    @admin.display(description="测试集KS")
+    def test_ks(self, obj):
+        return (obj.metrics or {}).get("test", {}).get("ks")
+
+    @admin.display(description="工具")
+    def tools(self, obj):
+        return format_html(
+            '<a class="button" href="{}">导出分值表(xlsx)</a> '
+            '<a class="button" href="{}">冠军/挑战者对比</a>',
+            reverse("admin:risk_scorecard_points_xlsx", args=[obj.pk]),
+            reverse("admin:risk_scorecard_compare", args=[obj.pk]),
+        )
+
+    @admin.display(description="AUC / KS / Gini")
+    def metrics_table(self, obj):
+        metrics = obj.metrics or {}
+        rows = [
+            (label, m.get("auc"), m.get("ks"), m.get("gini"), m.get("rows"), m.get("bads"))
+            for label, m in (
+                ("训练集", metrics.get("train", {})),
+                ("测试集", metrics.get("test", {})),
+            )
+        ]
+        body = format_html_join(
+            "", "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows
+        )
+        return format_html(
+            "<table><thead><tr><th></th><th>AUC</th><th>KS</th><th>Gini</th><th>样本</th>"
+            "<th>坏样本</th></tr></thead><tbody>{}</tbody></table>",
+            body,
+        )
+
+    @admin.display(description="特征IV(全部候选)")
+    def iv_table(self, obj):
+        selected = set((obj.metrics or {}).get("features", []))
+        rows = [
+            (name, admin_views.feature_label(name), iv, "入模" if name in selected else "")
+            for name, iv in (obj.feature_iv or {}).items()
+        ]
+        body = format_html_join(
+            "", "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>", rows
+        )
+        return format_html(
+            "<table><thead><tr><th>特征</th><th>名称</th><th>IV</th><th></th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            body,
+        )
+
+    @admin.display(description="分值表")
+    def points_table(self, obj):
+        return mark_safe(admin_views.points_table_html(obj))  # template output, autoescaped
+
+    @admin.display(description="评分PSI趋势")
+    def psi_chart(self, obj):
+        return mark_safe(admin_views.psi_chart_html(obj))  # template output, autoescaped
+
+    def save_model(self, request, obj, form, change):
+        cutoffs = form.cleaned_data.get("grade_cutoffs_text")
+        if change and cutoffs != obj.grade_cutoffs:
+            try:
+                registry.scorecard_set_grade_cutoffs(
+                    scorecard=obj, cutoffs=cutoffs, actor=request.user
+                )
+            except (ValidationError, PermissionDenied) as exc:
+                message = describe_error(exc) if isinstance(exc, ValidationError) else str(exc)
+                self.message_user(request, message, messages.ERROR)
+
+    @admin.action(description="提交为挑战者(影子评分)")
+    def submit_action(self, request, queryset):
+        percent = request.POST.get("shadow_percent") or None
+        _run(
+            self,
+            request,
+            queryset,
+            lambda s: registry.scorecard_submit(
+                scorecard=s,
+                actor=request.user,
+                shadow_percent=int(percent) if percent else None,
+                reason=request.POST.get("reason", ""),
+            ),
+            "已提交为挑战者",
+        )
+
+    @admin.action(description="复核晋级为冠军(不能复核自己训练或提交的模型)")
+    def promote_action(self, request, queryset):
+        _run(
+            self,
+            request,
+            queryset,
+            lambda s: registry.scorecard_promote(
+                scorecard=s, actor=request.user, reason=request.POST.get("reason", "")
+            ),
+            "已晋级为冠军",
+        )
+
+    @admin.action(description="退役(需填写原因)")
+    def retire_action(self, request, queryset):
+        _run(
+            self,
+            request,
+            queryset,
+            lambda s: registry.scorecard_retire(
+                scorecard=s, actor=request.user, reason=request.POST.get("reason", "")
+            ),
+            "已退役",
+        )
+
+    @admin.action(description="导出分值表(xlsx)")
+    def export_action(self, request, queryset):
+        return _xlsx_response(list(queryset.order_by("segment__code", "version")), "scorecards")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/points.xlsx",
+                view(self.points_xlsx_view),
+                name="risk_scorecard_points_xlsx",
+            ),
+            path(
+                "<path:object_id>/compare/", view(self.compare_view), name="risk_scorecard_compare"
+            ),
+            *super().get_urls(),
+        ]
+
+    def _viewable(self, request, object_id) -> Scorecard:
+        scorecard = self.get_object(request, object_id)
+        if scorecard is None:
+            raise Http404("评分卡不存在")
+        if not self.has_view_or_change_permission(request, scorecard):
+            raise PermissionDenied
+        return scorecard
+
+    def points_xlsx_view(self, request, object_id):
+        scorecard = self._viewable(request, object_id)
+        return _xlsx_response(
+            [scorecard], f"scorecard-{scorecard.segment.code}-v{scorecard.version}"
+        )
+
+    def compare_view(self, request, object_id):
+        scorecard = self._viewable(request, object_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"冠军/挑战者对比：{scorecard}",
+            "opts": self.model._meta,
+            "object": scorecard,
+            **admin_views.comparison(scorecard, request.user),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/risk/scorecard/compare.html", context)
+
+
+def _xlsx_response(scorecards: list[Scorecard], filename: str) -> HttpResponse:
+    response = HttpResponse(
+        admin_views.points_workbook(scorecards),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}.xlsx"'
+    return response
+
+
+class TrainingForm(forms.ModelForm):
+    bank = forms.ModelChoiceField(
+        label="法人行社",
+        queryset=Institution.objects.banks(),
+        required=False,
+        help_text="为空表示省联社统一模型",
+    )
+    base_score = forms.FloatField(label="基准分", initial=600)
+    base_odds = forms.FloatField(label="基准好坏比", initial=50, min_value=0.01)
+    pdo = forms.FloatField(label="翻倍分数(PDO)", initial=20, min_value=0.01)
+    random_seed = forms.IntegerField(label="随机种子", initial=42, min_value=0)
+    target = forms.CharField(label="目标列名", initial="bad", max_length=64)
+
+    class Meta:
+        model = ScorecardTraining
+        fields = ["segment", "bank", "source", "dataset", "synthetic_rows"]
+
+
+@admin.register(ScorecardTraining)
+class ScorecardTrainingAdmin(TenantAdminMixin, admin.ModelAdmin):
+    form = TrainingForm
+    list_display = ["__str__", "bank", "status", "progress_bar", "step", "scorecard", "created_at"]
+    list_filter = ["status", "source"]
+    list_select_related = ["segment", "bank", "scorecard", "requested_by"]
+
+    def get_queryset(self, request):
+        queryset = ScorecardTraining.objects.all()
+        scope = scope_for(request.user)
+        if scope.sees_nothing:
+            return queryset.none()
+        if not scope.all_banks:
+            queryset = queryset.filter(bank_id=scope.bank_id)
+        return queryset
+
+    def has_add_permission(self, request):
+        return request.user.has_perm("risk.add_scorecard") or request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        scope = scope_for(request.user)
+        if obj is not None or scope.all_banks:
+            return form
+
+        class BankTrainingForm(form):
+            """A bank's staff train their own bank's models on their segments."""
+
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.fields["bank"].queryset = Institution.objects.filter(pk=scope.bank_id)
+                self.fields["bank"].required = True
+                self.fields["segment"].queryset = ScoringSegment.objects.filter(
+                    Q(bank__isnull=True) | Q(bank_id=scope.bank_id)
+                )
+
+        return BankTrainingForm
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return [
+            "segment",
+            "bank",
+            "source",
+            "dataset",
+            "synthetic_rows",
+            "settings",
+            "status",
+            "progress_bar",
+            "step",
+            "error",
+            "scorecard",
+            "requested_by",
+            "created_at",
+            "finished_at",
+        ]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return [
+                *TrainingForm.Meta.fields,
+                "base_score",
+                "base_odds",
+                "pdo",
+                "random_seed",
+                "target",
+            ]
+        return self.get_readonly_fields(request, obj)
+
+    @admin.display(description="进度")
+    def progress_bar(self, obj):
+        return format_html(
+            '<progress value="{}" max="100" style="width:100px"></progress> {}%',
+            obj.progress,
+            obj.progress,
+        )
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        training = registry.scorecard_training_request(
+            actor=request.user,
+            segment=data["segment"],
+            source=data["source"],
+            bank=data.get("bank"),
+            dataset=data.get("dataset"),
+            synthetic_rows=data.get("synthetic_rows"),
+            settings={
+                name: data[name]
+                for name in ("base_score", "base_odds", "pdo", "random_seed", "target")
+            },
+        )
+        obj.pk = training.pk
+
+    def add_view(self, request, form_url="", extra_context=None):
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except (ValidationError, PermissionDenied) as exc:
+            message = describe_error(exc) if isinstance(exc, ValidationError) else str(exc)
+            self.message_user(request, message, messages.ERROR)
+            return self.response_post_save_add(request, None)
+
+
+class ReadOnlyAdmin(TenantAdminMixin, admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ScoringSegment)
+class ScoringSegmentAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "bank", "description"]
+    list_select_related = ["bank"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(HouseholdScore)
+class HouseholdScoreAdmin(ReadOnlyAdmin):
+    list_display = [
+        "household",
+        "scorecard",
+        "role",
+        "score",
+        "grade",
+        "probability_of_default",
+        "scored_at",
+    ]
+    list_filter = ["role", "grade"]
+    list_select_related = ["household__head", "scorecard"]
+    raw_id_fields = ["household", "job"]
+    date_hierarchy = "scored_at"
+    show_full_result_count = False
+
+
+@admin.register(ScoringJob)
+class ScoringJobAdmin(ReadOnlyAdmin):
+    list_display = [
+        "__str__",
+        "bank",
+        "status",
+        "job_progress",
+        "total_households",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["status", "scope"]
+    list_select_related = ["bank", "created_by"]
+
+    @admin.display(description="进度")
+    def job_progress(self, obj):
+        return format_html(
+            '<progress value="{}" max="100" style="width:100px"></progress> {}%',
+            obj.progress_percent,
+            obj.progress_percent,
+        )
+
+
+@admin.register(MonitoringRun)
+class MonitoringRunAdmin(ReadOnlyAdmin):
+    tenant_bank_field = "scorecard__bank"
+    list_display = ["scorecard", "computed_at", "sample_size", "score_psi", "band", "matured_auc"]
+    list_filter = ["band"]
+    list_select_related = ["scorecard"]

@@ -1,0 +1,345 @@
+"""Scoring many feature rows at once, and writing their scores in bulk.
+
+Used by batch jobs (``risk.batch``) and by the scoring benchmark. Every step is vectorised over
+the rows of one (bank, segment) group — the points table, grades, PDs, limits and the text the
+database receives — and the rows reach ``HouseholdScore`` through COPY: straight into the table
+on a chunk's first attempt, through a temporary table and ``INSERT … ON CONFLICT (job,
+household, role) DO UPDATE`` when the chunk has written before (a retry).
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from django.db import IntegrityError, connection, transaction
+
+from risk.models import HouseholdScore, Scorecard
+from risk.scoring import PointsTable, _show, _show_value, challenger_mask, scorecards_for
+
+logger = logging.getLogger(__name__)
+
+# Until the limit model (a later issue) exists, a placeholder: the grade's ceiling, capped at three
+# years of net income, in whole thousands of yuan. Grades not listed get no placeholder.
+LIMIT_CEILING_BY_GRADE = {"AAA": 300_000, "AA": 200_000, "A": 100_000, "B": 50_000, "C": 0}
+LIMIT_INCOME_YEARS = 3
+COPY_BLOCK = 1 << 20
+NULL = "\\N"
+
+SCORE_COLUMNS = (
+    "job_id",
+    "scored_at",
+    "household_id",
+    "bank_id",
+    "scorecard_id",
+    "role",
+    "score",
+    "grade",
+    "probability_of_default",
+    "limit_placeholder",
+    "features",
+    "reason_codes",
+)
+
+
+@dataclass
+class ScoredRows:
+    """One scorecard's results for some households, as the text COPY needs (TSV fields)."""
+
+    scorecard_id: int
+    role: str
+    bank_id: int
+    household_ids: list[str]
+    scores: np.ndarray
+    grades: np.ndarray
+    probabilities: np.ndarray
+    limits: np.ndarray  # NaN = none
+    features_json: list[str]
+    reasons_json: list[str]
+
+    def __len__(self) -> int:
+        return len(self.household_ids)
+
+
+class Scorecards:
+    """Champion and challenger of each (bank, segment), looked up once per batch
+    (``risk.scoring.scorecards_for``: a bank's own scorecard first, then the federation's; a
+    segment without a champion is scored by the farmer champion)."""
+
+    def __init__(self) -> None:
+        self._pairs: dict = {}
+
+    def pair(self, bank_id: int, segment: str) -> tuple[Scorecard | None, Scorecard | None]:
+        key = (bank_id, segment)
+        if key not in self._pairs:
+            self._pairs[key] = scorecards_for(bank_id=bank_id, segment=segment)
+        return self._pairs[key]
+
+    def champion(self, bank_id: int, segment: str) -> Scorecard | None:
+        return self.pair(bank_id, segment)[0]
+
+    def challenger(self, bank_id: int, segment: str) -> Scorecard | None:
+        return self.pair(bank_id, segment)[1]
+
+    @staticmethod
+    def table(scorecard: Scorecard) -> PointsTable:
+        return PointsTable.load(scorecard)
+
+
+def limit_placeholders(grades: np.ndarray, net_income: np.ndarray) -> np.ndarray:
+    """Placeholder limits (yuan, whole thousands; NaN = none) until the limit model exists."""
+    ceilings = {grade: LIMIT_CEILING_BY_GRADE.get(grade, np.nan) for grade in set(grades)}
+    ceiling = np.fromiter((ceilings[g] for g in grades), dtype=np.float64, count=len(grades))
+    income_cap = np.where(net_income > 0, LIMIT_INCOME_YEARS * net_income, 0.0)
+    income_cap = np.where(np.isnan(net_income), ceiling, income_cap)
+    return np.floor(np.minimum(ceiling, income_cap) / 1000) * 1000
+
+
+class _ReasonText:
+    """The JSON of one reason code (feature j, bin position), as ``PointsTable.reason_codes``
+    writes it, with only the value left to fill in per household."""
+
+    def __init__(self, table: PointsTable, j: int, position: int) -> None:
+        feature_bins = table.bins[j]
+        self.feature, label = table.features[j], table.labels[j]
+        points = float(feature_bins.points[position])
+        best = float(feature_bins.best_points)
+        lost = best - points
+        self.missing = position == feature_bins.missing_position
+        bin_label = feature_bins.labels[position]
+        tail = f"得 {_show(points)} 分，比该项最高分少 {_show(round(lost, 2))} 分"
+        self.head = f'{{"feature": {_json(self.feature)}, "label": {_json(label)}, "value": '
+        self.middle = (
+            f', "bin": {_json(bin_label)}, "points": {_json(round(points, 2))}, '
+            f'"best_points": {_json(round(best, 2))}, "shortfall": {_json(round(lost, 2))}, '
+            '"text": '
+        )
+        self.end = ', "missing": true}' if self.missing else ', "missing": false}'
+        self.when_missing = (
+            self.head
+            + "null"
+            + self.middle
+            + _json(f"{label}缺失，按“缺失”分箱计分：{tail}")
+            + self.end
+        )
+        # The shown value is digits or a name from VALUE_NAMES: nothing JSON would escape.
+        before, after = (
+            f"{label}为 ",
+            (
+                f"，不在评分卡任何分箱内，按“缺失”分箱计分：{tail}"
+                if self.missing
+                else f"（分箱 {bin_label}），{tail}"
+            ),
+        )
+        self.before, self.after = _json(before)[:-1], _json(after)[1:]
+        self.seen: dict[float, str] = {}
+
+    def json(self, value: float) -> str:
+        if value != value:  # NaN
+            return self.when_missing
+        found = self.seen.get(value)
+        if found is None:
+            shown = _show(value) if self.missing else _show_value(self.feature, value)
+            found = self.head + repr(float(value)) + self.middle
+            found += self.before + shown + self.after + self.end
+            if len(self.seen) < 10_000:
+                self.seen[value] = found
+        return found
+
+
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def reason_codes_json(table: PointsTable, points: np.ndarray, X: np.ndarray, top: int = 3):
+    """``PointsTable.reason_codes`` of every row as JSON text, vectorised: the worst ``top``
+    features against their best bin, worst first (ties: catalogue order)."""
+    n = len(points)
+    if not n:
+        return []
+    best = np.array([feature_bins.best_points for feature_bins in table.bins], dtype=np.float64)
+    shortfall = best - points
+    order = np.argsort(-shortfall, axis=1, kind="stable")[:, :top]
+    lost = np.take_along_axis(shortfall, order, axis=1)
+    positions = np.take_along_axis(table.bin_positions(X), order, axis=1)
+    values = np.take_along_axis(X, order, axis=1)
+    texts: dict[tuple[int, int], _ReasonText] = {}
+
+    def reason(j: int, position: int, value: float, counts: bool) -> str | None:
+        if not counts:
+            return None
+        key = (j, position)
+        if key not in texts:
+            texts[key] = _ReasonText(table, j, position)
+        return texts[key].json(value)
+
+    columns = [
+        list(
+            map(
+                reason,
+                order[:, k].tolist(),
+                positions[:, k].tolist(),
+                values[:, k].tolist(),
+                (lost[:, k] > 1e-9).tolist(),
+            )
+        )
+        for k in range(order.shape[1])
+    ]
+    return ["[" + ", ".join(filter(None, row)) + "]" for row in zip(*columns, strict=True)]
+
+
+def score_frame(
+    table, frame: pd.DataFrame, *, scorecard_id: int, role: str, bank_id: int
+) -> ScoredRows:
+    """Score ``frame``'s rows (``household_id``, ``net_income`` and the table's features by
+    name), households of one bank, with one points table."""
+    features = list(table.features)
+    X = frame[features].to_numpy(dtype=np.float64, copy=True)
+    points = table.points_matrix(X)
+    scores = np.asarray(table.scores(X), dtype=np.float64)
+    grades = np.asarray(table.grades(scores), dtype=object)
+    return ScoredRows(
+        scorecard_id=scorecard_id,
+        role=role,
+        bank_id=bank_id,
+        household_ids=[str(h) for h in frame["household_id"].tolist()],
+        scores=scores,
+        grades=grades,
+        probabilities=np.asarray(table.probabilities_of_default(scores), dtype=np.float64),
+        limits=limit_placeholders(grades, frame["net_income"].to_numpy(dtype=np.float64)),
+        # JSON of numbers and nulls: nothing a COPY text field would need to escape
+        features_json=frame[features].to_json(orient="records", lines=True).splitlines()
+        if len(frame)
+        else [],
+        reasons_json=reason_codes_json(table, points, X),
+    )
+
+
+def score_rows(frame: pd.DataFrame, scorecards: Scorecards | None = None) -> list[ScoredRows]:
+    """Champion scores for every row of ``frame`` (``bank_id``, ``segment``, features), and
+    challenger shadow scores for the rows stickily assigned to a challenger."""
+    scorecards = scorecards or Scorecards()
+    results = []
+    for (bank_id, segment), group in frame.groupby(["bank_id", "segment"], sort=False):
+        champion = scorecards.champion(int(bank_id), str(segment))
+        if champion is None:
+            logger.warning("no champion scorecard for bank %s segment %s", bank_id, segment)
+            continue
+        results.append(
+            score_frame(
+                scorecards.table(champion),
+                group,
+                scorecard_id=champion.pk,
+                role=HouseholdScore.Role.CHAMPION,
+                bank_id=int(bank_id),
+            )
+        )
+        challenger = scorecards.challenger(int(bank_id), str(segment))
+        if challenger is not None:
+            shadow = group[challenger_mask(group["household_id"].tolist(), challenger)]
+            if len(shadow):
+                results.append(
+                    score_frame(
+                        scorecards.table(challenger),
+                        shadow,
+                        scorecard_id=challenger.pk,
+                        role=HouseholdScore.Role.CHALLENGER,
+                        bank_id=int(bank_id),
+                    )
+                )
+    return results
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def copy_text(value: str) -> str:
+    """A value as a field of COPY's text format."""
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+
+
+def _decimal_text(values: np.ndarray, places: int) -> list[str]:
+    return list(map(f"{{:.{places}f}}".format, values.tolist()))
+
+
+def scores_tsv(results: list[ScoredRows], *, job_id, scored_at) -> str:
+    """The rows in COPY text format, columns as ``SCORE_COLUMNS``."""
+    parts = []
+    stamp = copy_text(scored_at.isoformat())
+    for rows in results:
+        n = len(rows)
+        if not n:
+            continue
+        limits = [NULL if v != v else f"{v:.0f}" for v in rows.limits.tolist()]
+        grade_text = {grade: copy_text(str(grade)) for grade in set(rows.grades)}
+        columns = (
+            itertools.repeat(str(job_id), n),
+            itertools.repeat(stamp, n),
+            rows.household_ids,
+            itertools.repeat(str(rows.bank_id), n),
+            itertools.repeat(str(rows.scorecard_id), n),
+            itertools.repeat(rows.role, n),
+            _decimal_text(rows.scores, 2),
+            (grade_text[g] for g in rows.grades),
+            _decimal_text(rows.probabilities, 6),
+            limits,
+            rows.features_json,
+            map(copy_text, rows.reasons_json),
+        )
+        parts.append("\n".join(map("\t".join, zip(*columns, strict=True))))
+        parts.append("\n")
+    return "".join(parts)
+
+
+def scores_write(*, job_id, results: list[ScoredRows], scored_at, first_write: bool) -> int:
+    """Write the scores of one job, keyed by (job, household, role); returns the rows written.
+
+    Must run inside a transaction. A ``first_write`` (a chunk's first attempt: nothing of it can
+    exist yet) COPYs straight into the table; a rewrite — or a first write that finds rows after
+    all, e.g. a duplicate delivery running at the same time — upserts through a temporary table.
+    """
+    text = scores_tsv(results, job_id=job_id, scored_at=scored_at)
+    if not text:
+        return 0
+    table = HouseholdScore._meta.db_table
+    columns = ", ".join(SCORE_COLUMNS)
+    if first_write:
+        try:
+            # (Django does not translate driver errors raised by COPY by itself.)
+            with (
+                transaction.atomic(),
+                connection.cursor() as cursor,
+                connection.wrap_database_errors,
+            ):
+                cursor.copy_expert(
+                    f"COPY {table} ({columns}) FROM STDIN", io.StringIO(text), COPY_BLOCK
+                )
+                return sum(len(rows) for rows in results)
+        except IntegrityError:
+            logger.info("job %s: scores appeared meanwhile; upserting instead", job_id)
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in SCORE_COLUMNS[1:])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE scores_incoming ON COMMIT DROP AS "
+            f"SELECT {columns} FROM {table} WITH NO DATA"
+        )
+        cursor.copy_expert(
+            f"COPY scores_incoming ({columns}) FROM STDIN", io.StringIO(text), COPY_BLOCK
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO {table} ({columns}) SELECT {columns} FROM scores_incoming
+            ON CONFLICT (job_id, household_id, role) WHERE job_id IS NOT NULL
+            DO UPDATE SET {updates}
+            """
+        )
+        written = cursor.rowcount
+        cursor.execute("DROP TABLE scores_incoming")
+    return written

@@ -1,0 +1,88 @@
+"""Demo scorecards: a champion per default segment trained on the synthetic history, a farmer
+challenger scoring in shadow, and the demo households scored.
+
+Idempotent: a segment that already has a federation champion is left alone, a household already
+scored is not scored again. The federation's modeller trains and submits; the federation admin
+promotes (maker-checker).
+"""
+
+from __future__ import annotations
+
+from org.demo import DEMO_PASSWORD, DemoLogin
+from org.models import Institution, Staff
+from org.roles import Role
+from org.services import staff_create
+from risk.models import HouseholdScore, Scorecard, ScoringSegment
+from risk.reference import DEFAULT_SEGMENTS
+from risk.registry import (
+    scorecard_promote,
+    scorecard_submit,
+    scorecard_training_create,
+    scorecard_training_run,
+)
+
+MODELLER = ("fed_modeller", "省联社模型岗", "F0003", "13900000003")
+CHECKER = "fed_admin"
+SYNTHETIC_ROWS = 5000
+SEGMENT_SEEDS = {"farmer": 101, "urban_resident": 202, "individual_business": 303}
+CHALLENGER_SETTINGS = {"random_seed": 404, "max_bins": 5, "min_bin_share": 0.08}
+
+
+def _modeller() -> tuple[Staff, DemoLogin]:
+    username, full_name, employee_no, phone = MODELLER
+    federation = Institution.objects.get(kind=Institution.Kind.FEDERATION)
+    staff = Staff.objects.filter(user__username=username).first()
+    if staff is None:
+        staff = staff_create(
+            username=username,
+            password=DEMO_PASSWORD,
+            full_name=full_name,
+            institution=federation,
+            employee_no=employee_no,
+            phone=phone,
+            roles=[Role.FEDERATION_ADMIN],
+        )
+    return staff, DemoLogin(username, full_name, federation.name, Role.FEDERATION_ADMIN.label)
+
+
+def _train(segment: ScoringSegment, modeller: Staff, settings: dict) -> Scorecard:
+    training = scorecard_training_create(
+        segment=segment,
+        source=Scorecard.Source.SYNTHETIC,
+        synthetic_rows=SYNTHETIC_ROWS,
+        settings=settings,
+        requested_by=modeller,
+    )
+    training = scorecard_training_run(training_id=training.pk)
+    if training.scorecard is None:
+        raise RuntimeError(f"demo training of {segment.code} failed: {training.error}")
+    return training.scorecard
+
+
+def _score_demo_households() -> None:
+    from risk.scoring import score_household
+    from villages.models import Household
+
+    unscored = Household.objects.exclude(
+        pk__in=HouseholdScore.objects.values("household_id")
+    ).order_by("pk")
+    for household in unscored.iterator(chunk_size=200):
+        score_household(household=household)
+
+
+def seed_risk() -> list[DemoLogin]:
+    modeller, login = _modeller()
+    checker = Staff.objects.select_related("user").get(user__username=CHECKER).user
+    for code, _name, _description in DEFAULT_SEGMENTS:
+        segment = ScoringSegment.objects.get(code=code, bank=None)
+        champions = Scorecard.objects.filter(segment=segment, bank=None)
+        if champions.filter(status=Scorecard.Status.CHAMPION).exists():
+            continue
+        champion = _train(segment, modeller, {"random_seed": SEGMENT_SEEDS[code]})
+        scorecard_submit(scorecard=champion, actor=modeller.user, shadow_percent=100)
+        scorecard_promote(scorecard=champion, actor=checker, reason="演示：合成历史数据训练")
+        if code == "farmer":
+            challenger = _train(segment, modeller, CHALLENGER_SETTINGS)
+            scorecard_submit(scorecard=challenger, actor=modeller.user, shadow_percent=50)
+    _score_demo_households()
+    return [login]
