@@ -8,9 +8,11 @@ class RiskConfig(AppConfig):
 
     def ready(self) -> None:
         from org.roles import Role, grant
+        from risk.batch_tasks import register_schedules
         from risk.reference import ensure_after_migrate
 
         post_migrate.connect(ensure_after_migrate, sender=self, dispatch_uid="risk.reference")
+        register_schedules()  # daily PSI monitoring, editable in the admin
         for role in Role:
             if role is not Role.PEER_EVALUATOR:
                 grant(

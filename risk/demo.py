@@ -59,15 +59,23 @@ def _train(segment: ScoringSegment, modeller: Staff, settings: dict) -> Scorecar
     return training.scorecard
 
 
-def _score_demo_households() -> None:
-    from risk.scoring import score_household
+def _score_demo_households(modeller: Staff) -> None:
+    """Rate every demo bank's households with a batch job, as a campaign would: the job's
+    chunks write the scores and feed each household's credit grade (整村授信 rating)."""
+    from org.models import Institution
+    from risk.batch import scoring_chunk_run, scoring_job_create
     from villages.models import Household
 
-    unscored = Household.objects.exclude(
-        pk__in=HouseholdScore.objects.values("household_id")
-    ).order_by("pk")
-    for household in unscored.iterator(chunk_size=200):
-        score_household(household=household)
+    for bank in (
+        Institution.objects.banks()
+        .filter(pk__in=Household.objects.values("bank_id"))
+        .exclude(pk__in=HouseholdScore.objects.values("bank_id"))
+    ):
+        job = scoring_job_create(
+            scope="bank", scope_id=bank.pk, bank=bank, created_by=modeller, enqueue=False
+        )
+        for chunk_id in job.chunks.order_by("number").values_list("pk", flat=True):
+            scoring_chunk_run(chunk_id=chunk_id, refresh_features=True)
 
 
 def seed_risk() -> list[DemoLogin]:
@@ -84,5 +92,5 @@ def seed_risk() -> list[DemoLogin]:
         if code == "farmer":
             challenger = _train(segment, modeller, CHALLENGER_SETTINGS)
             scorecard_submit(scorecard=challenger, actor=modeller.user, shadow_percent=50)
-    _score_demo_households()
+    _score_demo_households(modeller)
     return [login]

@@ -306,6 +306,10 @@ def test_seed_risk_promotes_a_champion_per_segment_once(villages, media, monkeyp
     assert Scorecard.objects.get(status=CHALLENGER).segment.code == "farmer"
     scored = HouseholdScore.objects.filter(role="champion").count()
     assert scored == 6
+    # The demo rates households the way a campaign does: through a batch job feeding grades.
+    from villages.models import Household
+
+    assert not Household.objects.filter(credit_grade="").exists()
     before = (Scorecard.objects.count(), HouseholdScore.objects.count())
     demo.seed_risk()
     assert (Scorecard.objects.count(), HouseholdScore.objects.count()) == before
