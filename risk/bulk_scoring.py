@@ -20,7 +20,13 @@ import pandas as pd
 from django.db import IntegrityError, connection, transaction
 
 from risk.models import HouseholdScore, Scorecard
-from risk.scoring import PointsTable, _show, _show_value, challenger_mask, scorecards_for
+from risk.scoring import (
+    PointsTable,
+    challenger_mask,
+    format_feature_value,
+    format_number,
+    scorecards_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +118,7 @@ class _ReasonText:
         lost = best - points
         self.missing = position == feature_bins.missing_position
         bin_label = feature_bins.labels[position]
-        tail = f"得 {_show(points)} 分，比该项最高分少 {_show(round(lost, 2))} 分"
+        tail = f"得 {format_number(points)} 分，比该项最高分少 {format_number(round(lost, 2))} 分"
         self.head = f'{{"feature": {_json(self.feature)}, "label": {_json(label)}, "value": '
         self.middle = (
             f', "bin": {_json(bin_label)}, "points": {_json(round(points, 2))}, '
@@ -144,7 +150,9 @@ class _ReasonText:
             return self.when_missing
         found = self.seen.get(value)
         if found is None:
-            shown = _show(value) if self.missing else _show_value(self.feature, value)
+            shown = (
+                format_number(value) if self.missing else format_feature_value(self.feature, value)
+            )
             found = self.head + repr(float(value)) + self.middle
             found += self.before + shown + self.after + self.end
             if len(self.seen) < 10_000:

@@ -85,15 +85,15 @@ def check_grade_cutoffs(cutoffs) -> list[list]:
     return normalised
 
 
-def _show(value: float) -> str:
+def format_number(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.6g}"
 
 
-def _show_value(feature: str, value: float) -> str:
+def format_feature_value(feature: str, value: float) -> str:
     names = VALUE_NAMES.get(feature)
     if names and float(value).is_integer() and int(value) in names:
         return names[int(value)]
-    return _show(value)
+    return format_number(value)
 
 
 @dataclass(frozen=True, eq=False)
@@ -335,14 +335,18 @@ class PointsTable:
             value = float(values_row[j])
             missing = int(positions[j]) == feature_bins.missing_position
             points, lost = float(points_row[j]), float(shortfall[j])
-            tail = f"得 {_show(points)} 分，比该项最高分少 {_show(round(lost, 2))} 分"
+            tail = (
+                f"得 {format_number(points)} 分，比该项最高分少 {format_number(round(lost, 2))} 分"
+            )
             if math.isnan(value):
                 text = f"{label}缺失，按“缺失”分箱计分：{tail}"
             elif missing:
-                text = f"{label}为 {_show(value)}，不在评分卡任何分箱内，按“缺失”分箱计分：{tail}"
+                text = f"{label}为 {format_number(value)}，不在评分卡任何分箱内，按“缺失”分箱计分：{tail}"
             else:
                 bin_label = feature_bins.labels[int(positions[j])]
-                text = f"{label}为 {_show_value(feature, value)}（分箱 {bin_label}），{tail}"
+                text = (
+                    f"{label}为 {format_feature_value(feature, value)}（分箱 {bin_label}），{tail}"
+                )
             reasons.append(
                 {
                     "feature": feature,
