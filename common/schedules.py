@@ -50,8 +50,7 @@ def schedules_ensure_defaults() -> None:
 
 
 def ensure_defaults_after_migrate(sender, **kwargs) -> None:
-    from django.apps import apps
+    from common.migrate_hooks import is_last_post_migrate
 
-    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
-    if sender.label == with_models[-1].label:
+    if is_last_post_migrate(sender):
         schedules_ensure_defaults()

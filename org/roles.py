@@ -105,10 +105,7 @@ def roles_sync() -> None:
 
 
 def sync_roles_after_migrate(sender, **kwargs) -> None:
-    from django.apps import apps
+    from common.migrate_hooks import is_last_post_migrate
 
-    # post_migrate fires once per app that has a models module, and each app's permissions are
-    # created by its own signal; only after the last such app are all permissions there.
-    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
-    if sender.label == with_models[-1].label:
+    if is_last_post_migrate(sender):
         roles_sync()

@@ -6,7 +6,10 @@ list of messages) next to the inputs; ``code`` is stable and machine-readable.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -66,3 +69,15 @@ def exception_handler(exc, context):
         message = _MESSAGES[code]
     response.data = {"code": code, "message": message, "fields": {}}
     return response
+
+
+@contextmanager
+def service_errors():
+    """Answer a service's Django ``ValidationError`` (field → messages) with the uniform 400."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        detail = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+        raise exceptions.ValidationError(detail) from exc

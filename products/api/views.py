@@ -3,8 +3,6 @@ preview, the LPR, and cloning. One view per use case; writes go through products
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -15,6 +13,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.api.errors import service_errors
 from common.clock import business_today
 from common.idempotency import idempotent
 from org.models import Institution
@@ -32,19 +31,6 @@ from products.selectors import (
 )
 from products.services import product_clone
 from villages.models import Household
-
-
-@contextmanager
-def field_errors():
-    """Service and selector errors are Django ``ValidationError``s naming fields; answer them
-    in the API's uniform 400 body."""
-    try:
-        yield
-    except DjangoValidationError as exc:
-        detail = (
-            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        )
-        raise ValidationError(detail) from None
 
 
 def _query(serializer_class, request):
@@ -132,13 +118,13 @@ class AvailableProductsView(APIView):
                 scope_queryset(Household.objects.select_related("head"), request.user),
                 pk=query["household"],
             )
-            with field_errors():
+            with service_errors():
                 applicant = household_applicant(household)
             bank_id, segment, age = applicant.bank_id, applicant.segment, applicant.age
         else:
             bank_id = self._bank_id(scope, query.get("bank"))
             segment, age = query["segment"], query["age"]
-        with field_errors():
+        with service_errors():
             available = products_available(
                 bank_id=bank_id,
                 channel=query["channel"],
@@ -179,7 +165,7 @@ class SchedulePreviewView(APIView):
             pk=pk,
         )
         query = _query(s.SchedulePreviewQuerySerializer, request)
-        with field_errors():
+        with service_errors():
             preview = schedule_preview(version=version, **query)
         return Response(s.SchedulePreviewSerializer(preview).data)
 
@@ -190,7 +176,7 @@ class LprView(APIView):
     @extend_schema(tags=["products"], parameters=[s.LprQuerySerializer], responses=s.LprSerializer)
     def get(self, request):
         on_date = _query(s.LprQuerySerializer, request).get("on") or business_today()
-        with field_errors():
+        with service_errors():
             quote = lpr_on(on_date)
         return Response(s.LprSerializer(quote).data)
 
@@ -212,7 +198,7 @@ class ProductCloneView(APIView):
         if source.owner_id is not None:
             owner = source.owner
         try:
-            with field_errors():
+            with service_errors():
                 product = product_clone(
                     source=source, actor=request.user, owner=owner, **body.validated_data
                 )

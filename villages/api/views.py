@@ -7,9 +7,6 @@ is how an offline tablet syncs safely, without an Idempotency-Key.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -21,6 +18,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.api.errors import service_errors
 from org.api.mixins import BankDataWritable, TenantScopedMixin
 from org.models import Staff
 from org.tenancy import scope_queryset
@@ -46,18 +44,6 @@ from villages.services import (
     peer_review_vote_cast,
     visit_photo_add,
 )
-
-
-@contextmanager
-def service_errors():
-    """Turn a service's Django ValidationError into the API's uniform 400 body."""
-    try:
-        yield
-    except DjangoValidationError as exc:
-        detail = (
-            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        )
-        raise ValidationError(detail) from exc
 
 
 def _visible(model, user):
