@@ -118,6 +118,53 @@ def _ensure_database(server: EmbeddedServer, database: str) -> None:
         conn.close()
 
 
+# PostgreSQL's defaults are sized for a tiny machine. The embedded server is the project's own
+# (development, demo, benchmarks), so it gets what a bank's batch-heavy database would get:
+# a buffer pool that holds a province's households, and enough WAL between checkpoints that a
+# million-row batch is not written twice (a checkpoint in the middle makes every page touched
+# after it go to the WAL whole). Measured with ``make bench``; none of it weakens durability.
+SERVER_SETTINGS = {
+    "shared_buffers": "1GB",
+    "max_wal_size": "4GB",
+    "checkpoint_timeout": "30min",
+    "wal_compression": "pglz",
+    "maintenance_work_mem": "256MB",
+    "jit": "off",  # compiling plans costs more than our set-based statements gain from it
+}
+# Settings that take effect only when the server starts.
+_RESTART_SETTINGS = {"shared_buffers"}
+
+
+def _tune(server: EmbeddedServer) -> bool:
+    """Apply ``SERVER_SETTINGS`` (``ALTER SYSTEM`` and a reload); returns whether one of them
+    waits for a restart."""
+    import psycopg2
+
+    conn = psycopg2.connect(
+        host=server.socket_dir, port=server.port, user=POSTGRES_USER, dbname="postgres"
+    )
+    changed = []
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            for name, wanted in SERVER_SETTINGS.items():
+                cursor.execute("SELECT current_setting(%s)", [name])
+                shown = cursor.fetchone()[0]
+                if shown == wanted:
+                    continue
+                if name in ("shared_buffers", "max_wal_size", "maintenance_work_mem"):
+                    cursor.execute("SELECT pg_size_bytes(%s) = pg_size_bytes(%s)", [shown, wanted])
+                    if cursor.fetchone()[0]:
+                        continue
+                cursor.execute(f"ALTER SYSTEM SET {name} = %s", [wanted])
+                changed.append(name)
+            if changed:
+                cursor.execute("SELECT pg_reload_conf()")
+    finally:
+        conn.close()
+    return bool(_RESTART_SETTINGS & set(changed))
+
+
 def ensure_server(datadir: Path, database: str | None = None) -> EmbeddedServer:
     """Start the server for ``datadir`` unless it already runs; create ``database`` if missing."""
     datadir = datadir.resolve()
@@ -131,6 +178,13 @@ def ensure_server(datadir: Path, database: str | None = None) -> EmbeddedServer:
         handle = library.get_server(datadir, cleanup_mode=None)
         info = handle.get_postmaster_info()
         server = EmbeddedServer(pid=info.pid, socket_dir=str(info.socket_dir), port=info.port)
+        if _tune(server):
+            # Once per data directory (a fresh one, or after SERVER_SETTINGS changed).
+            _stop(datadir)
+            library.PostgresServer._instances.pop(datadir, None)
+            handle = library.get_server(datadir, cleanup_mode=None)
+            info = handle.get_postmaster_info()
+            server = EmbeddedServer(pid=info.pid, socket_dir=str(info.socket_dir), port=info.port)
         if database:
             _ensure_database(server, database)
     return server
@@ -146,16 +200,21 @@ def stop_server(datadir: Path) -> bool:
     """Stop the server of ``datadir`` (fast shutdown). Returns whether one was running."""
     datadir = datadir.resolve()
     with _lock_for(datadir):
-        pid = server_status(datadir)
-        if pid is None:
-            remove_stale_pid_file(datadir)
-            return False
-        process = psutil.Process(pid)
-        # SIGINT is PostgreSQL's "fast" shutdown: roll back open sessions, checkpoint, exit.
-        # SIGTERM ("smart") would wait for every client, such as a forgotten runserver.
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except psutil.TimeoutExpired:
-            process.kill()
-        return True
+        return _stop(datadir)
+
+
+def _stop(datadir: Path) -> bool:
+    """Stop the server (the caller holds the lock)."""
+    pid = server_status(datadir)
+    if pid is None:
+        remove_stale_pid_file(datadir)
+        return False
+    process = psutil.Process(pid)
+    # SIGINT is PostgreSQL's "fast" shutdown: roll back open sessions, checkpoint, exit.
+    # SIGTERM ("smart") would wait for every client, such as a forgotten runserver.
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except psutil.TimeoutExpired:
+        process.kill()
+    return True

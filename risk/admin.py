@@ -555,6 +555,45 @@ class HouseholdScoreAdmin(ReadOnlyAdmin):
     raw_id_fields = ["household", "job"]
     date_hierarchy = "scored_at"
     show_full_result_count = False
+    # The stored codes and values are compact (see HouseholdScore); the page shows them as the
+    # account manager reads them.
+    fields = [
+        "household",
+        "bank",
+        "scorecard",
+        "role",
+        "job",
+        "score",
+        "grade",
+        "probability_of_default",
+        "limit_placeholder",
+        "scored_at",
+        "reason_texts",
+        "feature_table",
+    ]
+    readonly_fields = ["reason_texts", "feature_table"]
+
+    @admin.display(description="原因码(扣分最多的特征)")
+    def reason_texts(self, obj):
+        reasons = obj.reasons()
+        if not reasons:
+            return "无扣分项"
+        return format_html(
+            "<ol>{}</ol>", format_html_join("", "<li>{}</li>", ((r["text"],) for r in reasons))
+        )
+
+    @admin.display(description="评分所用特征取值")
+    def feature_table(self, obj):
+        rows = [
+            (name, admin_views.feature_label(name), "缺失" if value is None else value)
+            for name, value in obj.features.items()
+        ]
+        body = format_html_join("", "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>", rows)
+        return format_html(
+            "<table><thead><tr><th>特征</th><th>名称</th><th>取值</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            body,
+        )
 
 
 @admin.register(ScoringJob)

@@ -39,7 +39,13 @@ from common.audit import audit_context
 from org.models import Institution, Staff
 from org.tenancy import scope_for
 from risk.batch_tasks import score_chunk
-from risk.bulk_scoring import ScoredRows, score_rows, scores_write
+from risk.bulk_scoring import (
+    CHUNK_COLUMNS,
+    SOURCE_FIELDS,
+    ScoredRows,
+    score_rows,
+    scores_write,
+)
 from risk.features import FEATURE_NAMES, features_materialise
 from risk.models import HouseholdFeatures, HouseholdScore, ScoringChunk, ScoringJob
 from villages.models import Campaign, Household, Village
@@ -183,9 +189,10 @@ def _scope_condition(job: ScoringJob) -> tuple[str, str, list]:
 
 def chunk_features(chunk: ScoringChunk) -> pd.DataFrame:
     """The chunk's feature rows in one COPY: ``household_id``, ``bank_id``, ``segment`` and the
-    catalogue's features as float64 (NaN = missing), ordered by household id."""
+    catalogue's features as float64 (NaN = missing), ordered by household id, and each row's
+    line as printed (``bulk_scoring.SOURCE_FIELDS``)."""
     join, condition, params = _scope_condition(chunk.job)
-    columns = ["household_id", "bank_id", "segment", *FEATURE_NAMES]
+    columns = list(CHUNK_COLUMNS)
     with connection.cursor() as cursor:
         query = cursor.mogrify(
             f"""
@@ -194,16 +201,26 @@ def chunk_features(chunk: ScoringChunk) -> pd.DataFrame:
                 FROM {HouseholdFeatures._meta.db_table} f {join}
                 WHERE f.household_id BETWEEN %s AND %s AND {condition}
                 ORDER BY f.household_id
-            ) TO STDOUT WITH (FORMAT csv)
+            ) TO STDOUT WITH (FORMAT csv, NULL 'NULL')
             """,
             [chunk.first_household, chunk.last_household, *params],
         ).decode()
         buffer = io.BytesIO()
         cursor.copy_expert(query, buffer)
-    buffer.seek(0)
     dtypes = {"household_id": str, "bank_id": np.int64, "segment": str}
     dtypes.update(dict.fromkeys(FEATURE_NAMES, np.float64))
-    return pd.read_csv(buffer, header=None, names=columns, dtype=dtypes, engine="c")
+    raw = buffer.getvalue()
+    frame = pd.read_csv(
+        io.BytesIO(raw),
+        header=None,
+        names=columns,
+        dtype=dtypes,
+        engine="c",
+        na_values=["NULL"],
+        keep_default_na=False,
+    )
+    frame[SOURCE_FIELDS] = raw.decode().splitlines()
+    return frame
 
 
 def _chunk_start(chunk_id: int) -> ScoringChunk:

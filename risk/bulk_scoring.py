@@ -11,22 +11,17 @@ from __future__ import annotations
 
 import io
 import itertools
-import json
 import logging
+import operator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from django.db import IntegrityError, connection, transaction
 
+from risk.features import FEATURE_NAMES
 from risk.models import HouseholdScore, Scorecard
-from risk.scoring import (
-    PointsTable,
-    challenger_mask,
-    format_feature_value,
-    format_number,
-    scorecards_for,
-)
+from risk.scoring import SCORE_COLUMNS, PointsTable, challenger_mask, scorecards_for
 
 logger = logging.getLogger(__name__)
 
@@ -36,21 +31,6 @@ LIMIT_CEILING_BY_GRADE = {"AAA": 300_000, "AA": 200_000, "A": 100_000, "B": 50_0
 LIMIT_INCOME_YEARS = 3
 COPY_BLOCK = 1 << 20
 NULL = "\\N"
-
-SCORE_COLUMNS = (
-    "job_id",
-    "scored_at",
-    "household_id",
-    "bank_id",
-    "scorecard_id",
-    "role",
-    "score",
-    "grade",
-    "probability_of_default",
-    "limit_placeholder",
-    "features",
-    "reason_codes",
-)
 
 
 @dataclass
@@ -65,8 +45,8 @@ class ScoredRows:
     grades: np.ndarray
     probabilities: np.ndarray
     limits: np.ndarray  # NaN = none
-    features_json: list[str]
-    reasons_json: list[str]
+    features_text: list[str]  # PostgreSQL array literals
+    reasons_text: list[str]  # JSON
 
     def __len__(self) -> int:
         return len(self.household_ids)
@@ -106,67 +86,10 @@ def limit_placeholders(grades: np.ndarray, net_income: np.ndarray) -> np.ndarray
     return np.floor(np.minimum(ceiling, income_cap) / 1000) * 1000
 
 
-class _ReasonText:
-    """The JSON of one reason code (feature j, bin position), as ``PointsTable.reason_codes``
-    writes it, with only the value left to fill in per household."""
-
-    def __init__(self, table: PointsTable, j: int, position: int) -> None:
-        feature_bins = table.bins[j]
-        self.feature, label = table.features[j], table.labels[j]
-        points = float(feature_bins.points[position])
-        best = float(feature_bins.best_points)
-        lost = best - points
-        self.missing = position == feature_bins.missing_position
-        bin_label = feature_bins.labels[position]
-        tail = f"得 {format_number(points)} 分，比该项最高分少 {format_number(round(lost, 2))} 分"
-        self.head = f'{{"feature": {_json(self.feature)}, "label": {_json(label)}, "value": '
-        self.middle = (
-            f', "bin": {_json(bin_label)}, "points": {_json(round(points, 2))}, '
-            f'"best_points": {_json(round(best, 2))}, "shortfall": {_json(round(lost, 2))}, '
-            '"text": '
-        )
-        self.end = ', "missing": true}' if self.missing else ', "missing": false}'
-        self.when_missing = (
-            self.head
-            + "null"
-            + self.middle
-            + _json(f"{label}缺失，按“缺失”分箱计分：{tail}")
-            + self.end
-        )
-        # The shown value is digits or a name from VALUE_NAMES: nothing JSON would escape.
-        before, after = (
-            f"{label}为 ",
-            (
-                f"，不在评分卡任何分箱内，按“缺失”分箱计分：{tail}"
-                if self.missing
-                else f"（分箱 {bin_label}），{tail}"
-            ),
-        )
-        self.before, self.after = _json(before)[:-1], _json(after)[1:]
-        self.seen: dict[float, str] = {}
-
-    def json(self, value: float) -> str:
-        if value != value:  # NaN
-            return self.when_missing
-        found = self.seen.get(value)
-        if found is None:
-            shown = (
-                format_number(value) if self.missing else format_feature_value(self.feature, value)
-            )
-            found = self.head + repr(float(value)) + self.middle
-            found += self.before + shown + self.after + self.end
-            if len(self.seen) < 10_000:
-                self.seen[value] = found
-        return found
-
-
-def _json(value) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def reason_codes_json(table: PointsTable, points: np.ndarray, X: np.ndarray, top: int = 3):
-    """``PointsTable.reason_codes`` of every row as JSON text, vectorised: the worst ``top``
-    features against their best bin, worst first (ties: catalogue order)."""
+def reason_codes_text(table: PointsTable, points: np.ndarray, positions: np.ndarray, top: int = 3):
+    """``PointsTable.codes`` of every row as the JSON text stored in ``reason_codes``,
+    vectorised: the worst ``top`` features against their best bin, worst first (ties: column
+    order)."""
     n = len(points)
     if not n:
         return []
@@ -174,31 +97,43 @@ def reason_codes_json(table: PointsTable, points: np.ndarray, X: np.ndarray, top
     shortfall = best - points
     order = np.argsort(-shortfall, axis=1, kind="stable")[:, :top]
     lost = np.take_along_axis(shortfall, order, axis=1)
-    positions = np.take_along_axis(table.bin_positions(X), order, axis=1)
-    values = np.take_along_axis(X, order, axis=1)
-    texts: dict[tuple[int, int], _ReasonText] = {}
+    chosen = np.take_along_axis(positions, order, axis=1)
+    # The text of every (feature, position) pair, looked up by fancy indexing: no per-row work
+    # beyond one join.
+    width = max(len(feature_bins.points) for feature_bins in table.bins)
+    pairs = np.full((len(table.features), width), "", dtype=object)
+    for j, (feature, feature_bins) in enumerate(zip(table.features, table.bins, strict=True)):
+        for position, bin_index in enumerate(feature_bins.bin_index.tolist()):
+            pairs[j, position] = f'["{feature}", {bin_index}]'
+    texts = np.where(lost > 1e-9, pairs[order, chosen], "")
+    return ["[" + ", ".join(filter(None, row)) + "]" for row in texts.tolist()]
 
-    def reason(j: int, position: int, value: float, counts: bool) -> str | None:
-        if not counts:
-            return None
-        key = (j, position)
-        if key not in texts:
-            texts[key] = _ReasonText(table, j, position)
-        return texts[key].json(value)
 
-    columns = [
-        list(
-            map(
-                reason,
-                order[:, k].tolist(),
-                positions[:, k].tolist(),
-                values[:, k].tolist(),
-                (lost[:, k] > 1e-9).tolist(),
-            )
-        )
-        for k in range(order.shape[1])
-    ]
-    return ["[" + ", ".join(filter(None, row)) + "]" for row in zip(*columns, strict=True)]
+def array_text(X: np.ndarray) -> list[str]:
+    """Each row of ``X`` as a PostgreSQL array literal (``NULL`` for NaN), shortest round-trip
+    digits."""
+    if not X.size:
+        return ["{}"] * len(X)
+    width = X.shape[1]
+    cells = [("NULL" if v != v else repr(v)) for v in X.ravel().tolist()]
+    return ["{" + ",".join(cells[i : i + width]) + "}" for i in range(0, len(cells), width)]
+
+
+# A frame read from the database (``risk.batch.chunk_features``) may carry, in this column, each
+# row's CSV line as PostgreSQL printed it (``CHUNK_COLUMNS`` order, ``NULL`` for missing; ids,
+# numbers and segment codes, so never a quoted field and a comma always separates): the
+# stored feature values are then those very digits, and no float is formatted twice (Python's
+# ``repr`` of half a million floats was a fifth of a chunk's time).
+SOURCE_FIELDS = "source_fields"
+CHUNK_COLUMNS = ("household_id", "bank_id", "segment", *FEATURE_NAMES)
+
+
+def source_array_text(lines: list[str], features: tuple[str, ...]) -> list[str]:
+    """Array literals of ``features`` from printed CSV lines (``CHUNK_COLUMNS`` order)."""
+    pick = operator.itemgetter(*(CHUNK_COLUMNS.index(f) for f in features))
+    if len(features) == 1:
+        return ["{" + pick(line.split(",")) + "}" for line in lines]
+    return ["{" + ",".join(pick(line.split(","))) + "}" for line in lines]
 
 
 def score_frame(
@@ -208,8 +143,9 @@ def score_frame(
     name), households of one bank, with one points table."""
     features = list(table.features)
     X = frame[features].to_numpy(dtype=np.float64, copy=True)
-    points = table.points_matrix(X)
-    scores = np.asarray(table.scores(X), dtype=np.float64)
+    positions = table.bin_positions(X)
+    points = table.points_at(positions)
+    scores = points.sum(axis=1)
     grades = np.asarray(table.grades(scores), dtype=object)
     return ScoredRows(
         scorecard_id=scorecard_id,
@@ -220,11 +156,10 @@ def score_frame(
         grades=grades,
         probabilities=np.asarray(table.probabilities_of_default(scores), dtype=np.float64),
         limits=limit_placeholders(grades, frame["net_income"].to_numpy(dtype=np.float64)),
-        # JSON of numbers and nulls: nothing a COPY text field would need to escape
-        features_json=frame[features].to_json(orient="records", lines=True).splitlines()
-        if len(frame)
-        else [],
-        reasons_json=reason_codes_json(table, points, X),
+        features_text=source_array_text(frame[SOURCE_FIELDS].tolist(), table.features)
+        if SOURCE_FIELDS in frame
+        else array_text(X),
+        reasons_text=reason_codes_text(table, points, positions),
     )
 
 
@@ -298,8 +233,8 @@ def scores_tsv(results: list[ScoredRows], *, job_id, scored_at) -> str:
             (grade_text[g] for g in rows.grades),
             _decimal_text(rows.probabilities, 6),
             limits,
-            rows.features_json,
-            map(copy_text, rows.reasons_json),
+            rows.features_text,
+            rows.reasons_text,  # feature names and numbers: nothing COPY would need escaped
         )
         parts.append("\n".join(map("\t".join, zip(*columns, strict=True))))
         parts.append("\n")

@@ -136,16 +136,18 @@ def recent_sample(
     scorecard: Scorecard, *, since: datetime.datetime, features: Iterable[str] = ()
 ) -> pd.DataFrame:
     """The latest score per household under ``scorecard`` since ``since``: a ``score`` column
-    and one column per feature found on the scores (features never stored are left out)."""
-    names = [name for name in features if name in FEATURE_NAMES]
+    and one column per feature of ``features`` the scorecard has (others are left out)."""
+    from risk.scoring import PointsTable
+
+    column = {name: k for k, name in enumerate(PointsTable.load(scorecard).features, start=1)}
+    names = [name for name in features if name in FEATURE_NAMES and name in column]
     table = HouseholdScore._meta.db_table
-    extract = "".join(f", (features->>'{name}')::float8 AS {name}" for name in names)
-    present = "".join(f", bool_or(features ? '{name}') AS {name}" for name in names)
+    extract = "".join(f", feature_values[{column[name]}] AS {name}" for name in names)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             WITH latest AS (
-                SELECT DISTINCT ON (household_id) score, features
+                SELECT DISTINCT ON (household_id) score, feature_values
                 FROM {table}
                 WHERE scorecard_id = %s AND scored_at >= %s
                 ORDER BY household_id, scored_at DESC
@@ -156,13 +158,6 @@ def recent_sample(
             [scorecard.pk, since, MAX_SAMPLE],
         )
         frame = pd.DataFrame(cursor.fetchall(), columns=["score", *names], dtype=np.float64)
-        if names and len(frame):
-            cursor.execute(
-                f"SELECT true {present} FROM {table} WHERE scorecard_id = %s AND scored_at >= %s",
-                [scorecard.pk, since],
-            )
-            stored = cursor.fetchone()[1:]
-            frame = frame[["score", *(n for n, s in zip(names, stored, strict=True) if s)]]
     return frame
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from org.models import Institution, Staff
@@ -109,8 +110,25 @@ class HouseholdScoreQuerySet(TenantQuerySet):
 
 
 class HouseholdScore(models.Model):
-    """A household's score under one scorecard: score, grade, PD, the features used and the
-    reason codes an account manager reads to explain it."""
+    """A household's score under one scorecard: score, grade, PD, the feature values used and
+    the reason codes an account manager reads to explain it.
+
+    Written a million rows at a time by batch jobs (COPY), so the row is kept lean:
+
+    - ``feature_values`` are the scorecard's features in the order of its points table
+      (``PointsTable.features``: the feature names sorted, fixed for a scorecard's life);
+      ``features`` gives them back as a dict;
+    - ``reason_codes`` are ``[[feature, bin_index], …]``, worst first; the Chinese text is
+      rendered from the scorecard's own (immutable) bins when shown (``reasons()``), exactly as
+      it read at scoring time;
+    - the foreign keys are not enforced by PostgreSQL (``db_constraint=False``). An enforced key
+      makes PostgreSQL look up and share-lock the parent row once per inserted row — the
+      household, the bank, the scorecard and the job: measured, as much time as the insert
+      itself. Every writer takes the ids from rows it has just read (the job, its champion
+      scorecards, the feature rows of existing households), households and banks are never
+      deleted, and deleting a scorecard (``PROTECT``) or a job (``CASCADE``) goes through the
+      ORM, which applies ``on_delete`` itself.
+    """
 
     class Role(models.TextChoices):
         CHAMPION = "champion", "冠军"
@@ -120,13 +138,28 @@ class HouseholdScore(models.Model):
     tenant_village_field = "household__village"
 
     household = models.ForeignKey(
-        Household, on_delete=models.CASCADE, related_name="scores", verbose_name="农户"
+        Household,
+        on_delete=models.CASCADE,
+        related_name="scores",
+        verbose_name="农户",
+        db_constraint=False,
+        db_index=False,  # score_household_latest leads with it
     )
     bank = models.ForeignKey(
-        Institution, on_delete=models.PROTECT, related_name="+", verbose_name="法人行社"
+        Institution,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="法人行社",
+        db_constraint=False,
+        db_index=False,  # score_bank_latest leads with it
     )
     scorecard = models.ForeignKey(
-        Scorecard, on_delete=models.PROTECT, related_name="scores", verbose_name="评分卡"
+        Scorecard,
+        on_delete=models.PROTECT,
+        related_name="scores",
+        verbose_name="评分卡",
+        db_constraint=False,
+        db_index=False,  # score_scorecard_latest leads with it
     )
     role = models.CharField("角色", max_length=12, choices=Role.choices, default=Role.CHAMPION)
     job = models.ForeignKey(
@@ -136,6 +169,8 @@ class HouseholdScore(models.Model):
         blank=True,
         related_name="scores",
         verbose_name="批量任务",
+        db_constraint=False,
+        db_index=False,  # score_once_per_job_household_role leads with it
     )
     score = models.DecimalField("评分", max_digits=8, decimal_places=2)
     grade = models.CharField("评级", max_length=8)
@@ -143,9 +178,11 @@ class HouseholdScore(models.Model):
     limit_placeholder = models.DecimalField(
         "参考额度(元)", max_digits=18, decimal_places=2, null=True, blank=True
     )
-    features = models.JSONField("特征取值", default=dict)
-    reason_codes = models.JSONField("原因码", default=list)
-    scored_at = models.DateTimeField("评分时间", db_index=True)
+    feature_values = ArrayField(
+        models.FloatField(null=True), verbose_name="特征取值", default=list, blank=True
+    )
+    reason_codes = models.JSONField("原因码", default=list, blank=True)
+    scored_at = models.DateTimeField("评分时间")
 
     objects = HouseholdScoreQuerySet.as_manager()
 
@@ -153,7 +190,11 @@ class HouseholdScore(models.Model):
         verbose_name = "农户评分"
         verbose_name_plural = "农户评分"
         ordering = ["-scored_at"]
-        indexes = [models.Index(fields=["household", "-scored_at"], name="score_household_latest")]
+        indexes = [
+            models.Index(fields=["household", "-scored_at"], name="score_household_latest"),
+            models.Index(fields=["bank", "-scored_at"], name="score_bank_latest"),
+            models.Index(fields=["scorecard", "-scored_at"], name="score_scorecard_latest"),
+        ]
         constraints = [
             # A retried chunk re-writes the same rows instead of adding duplicates.
             models.UniqueConstraint(
@@ -165,6 +206,20 @@ class HouseholdScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.household_id}: {self.score} {self.grade}"
+
+    def _table(self):
+        from risk.scoring import PointsTable
+
+        return PointsTable.load(self.scorecard)
+
+    @property
+    def features(self) -> dict[str, float | None]:
+        """The feature values used, by feature name."""
+        return dict(zip(self._table().features, self.feature_values, strict=False))
+
+    def reasons(self) -> list[dict]:
+        """The reason codes with their Chinese text, worst first (``PointsTable.reason_codes``)."""
+        return self._table().stored_reasons(self.reason_codes, self.feature_values)
 
 
 class MonitoringRun(models.Model):

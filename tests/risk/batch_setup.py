@@ -99,3 +99,19 @@ def expected_score(net_income, debt_ratio, peer_colour_rank, shift: int = 0) -> 
 
 def grade_of(score: float) -> str:
     return next(grade for grade, cutoff in GRADE_CUTOFFS if score >= cutoff)
+
+
+def business_bins(card: Scorecard) -> list[ScorecardBin]:
+    """Two categorical bins for ``has_business`` (no: 12 points, yes: 3), no missing bin."""
+    return [
+        ScorecardBin(
+            scorecard=card,
+            feature="has_business",
+            bin_index=index,
+            kind="categorical",
+            label=label,
+            categories=[index],
+            points=points,
+        )
+        for index, label, points in ((0, "否", 12), (1, "是", 3))
+    ]

@@ -227,6 +227,15 @@ def test_every_risk_page_opens(champion, villages, client_for, username):
         response = client.get(f"/admin/risk/{page}/")
         opens = username != "b1_am1" or page in ("scorecard", "householdscore")
         assert response.status_code == (200 if opens else 403), page
+    score = HouseholdScore.objects.filter(role="champion").first()
+    response = client.get(f"/admin/risk/householdscore/{score.pk}/change/")
+    if username == "b1_am1":  # serves no village: another's household is not there at all
+        assert response.status_code == 404
+    else:
+        detail = response.content.decode()
+        for reason in score.reasons():  # the Chinese reason texts, not the stored codes
+            assert escape(reason["text"]) in detail
+        assert "评分所用特征取值" in detail
     history = client.get(f"{CHANGELIST}{champion.pk}/history/")
     assert history.status_code == 200
     assert "变更历史" in history.content.decode()

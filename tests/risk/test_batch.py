@@ -12,11 +12,11 @@ from org.models import Staff
 from risk import batch
 from risk.batch import chunk_features, scoring_chunk_run, scoring_job_create
 from risk.batch_tasks import score_chunk
-from risk.bulk_scoring import limit_placeholders
+from risk.bulk_scoring import SOURCE_FIELDS, limit_placeholders
 from risk.features import FEATURE_NAMES, features_materialise, household_feature_row
 from risk.models import HouseholdFeatures, HouseholdScore, Scorecard, ScoringChunk, ScoringJob
 from risk.scoring import PointsTable, challenger_assigned, clear_cache, shadow_bucket
-from tests.risk.batch_setup import expected_score, grade_of, make_scorecard
+from tests.risk.batch_setup import business_bins, expected_score, grade_of, make_scorecard
 from villages.models import Household
 from villages.services import campaign_create
 
@@ -303,8 +303,18 @@ def test_chunk_features_is_one_query(scored_world, django_assert_num_queries):
     chunk = ScoringChunk.objects.select_related("job").get(job=job)
     with django_assert_num_queries(1):  # the COPY
         frame = chunk_features(chunk)
-    assert list(frame.columns) == ["household_id", "bank_id", "segment", *FEATURE_NAMES]
+    assert list(frame.columns) == [
+        "household_id",
+        "bank_id",
+        "segment",
+        *FEATURE_NAMES,
+        SOURCE_FIELDS,
+    ]
     assert len(frame) == 3
+    # each row's printed line, from which the stored feature values are cut
+    for line, household_id in zip(frame[SOURCE_FIELDS], frame["household_id"], strict=True):
+        assert line.split(",")[0] == str(household_id)
+        assert len(line.split(",")) == 3 + len(FEATURE_NAMES)
     assert frame["net_income"].dtype == np.float64
 
 
@@ -376,7 +386,7 @@ def test_a_small_job_through_a_real_worker(villages, celery_app, celery_worker):
 def test_vectorised_reason_codes_equal_the_points_tables_own(db, points_table):
     import json
 
-    from risk.bulk_scoring import reason_codes_json
+    from risk.bulk_scoring import array_text, reason_codes_text
     from risk.models import ScorecardBin
 
     card = make_scorecard("farmer")
@@ -384,24 +394,7 @@ def test_vectorised_reason_codes_equal_the_points_tables_own(db, points_table):
     card.bins.filter(feature="net_income", bin_index=1).update(lower=20000)
     ScorecardBin.objects.bulk_create(
         [
-            ScorecardBin(
-                scorecard=card,
-                feature="has_business",
-                bin_index=0,
-                kind="categorical",
-                label="否",
-                categories=[0],
-                points=12,
-            ),
-            ScorecardBin(
-                scorecard=card,
-                feature="has_business",
-                bin_index=1,
-                kind="categorical",
-                label="是",
-                categories=[1],
-                points=3,
-            ),
+            *business_bins(card),
             ScorecardBin(
                 scorecard=card,
                 feature="deposits",
@@ -442,8 +435,14 @@ def test_vectorised_reason_codes_equal_the_points_tables_own(db, points_table):
         "deposits": rng.choice([np.nan, -1.0, 100.0, 5000.0, 1e6], n),
     }
     X = np.column_stack([columns[f] for f in table.features])
-    points = table.points_matrix(X)
-    texts = reason_codes_json(table, points, X)
+    positions = table.bin_positions(X)
+    points = table.points_at(positions)
+    texts = reason_codes_text(table, points, positions)
+    arrays = array_text(X)
     for i in range(n):
-        assert json.loads(texts[i]) == table.reason_codes(points[i], X[i]), i
-    assert reason_codes_json(table, points[:0], X[:0]) == []
+        codes = json.loads(texts[i])
+        assert codes == table.codes(points[i], positions[i]), i
+        # rendered from what is stored, they read as the table's own reason codes
+        stored = [None if v == "NULL" else float(v) for v in arrays[i][1:-1].split(",")]
+        assert table.stored_reasons(codes, stored) == table.reason_codes(points[i], X[i]), i
+    assert reason_codes_text(table, points[:0], positions[:0]) == []

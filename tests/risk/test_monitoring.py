@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from risk import monitoring
-from risk.models import HouseholdScore, MonitoringRun, Scorecard, ScoringSegment
+from risk.models import HouseholdScore, MonitoringRun, Scorecard, ScorecardBin, ScoringSegment
 from risk.monitoring import (
     EPSILON,
     band_for,
@@ -23,7 +23,9 @@ from risk.monitoring import (
     register_matured_outcomes,
     spec_psi,
 )
+from risk.scoring import PointsTable
 from risk.synthetic import generate_history
+from tests.risk.batch_setup import business_bins
 
 
 def test_bands():
@@ -97,7 +99,7 @@ def test_discrimination_needs_both_classes():
 
 @pytest.fixture
 def scorecard(db):
-    return Scorecard.objects.create(
+    card = Scorecard.objects.create(
         segment=ScoringSegment.objects.get(code="farmer", bank=None),
         version=1,
         name="农户评分卡",
@@ -112,9 +114,36 @@ def scorecard(db):
             },
         },
     )
+    # The card scores debt ratio and business; deposits are in the baseline but never scored.
+    ScorecardBin.objects.bulk_create(
+        [
+            ScorecardBin(
+                scorecard=card,
+                feature="debt_ratio",
+                bin_index=0,
+                kind="numeric",
+                label="[-inf, 0.5)",
+                upper=0.5,
+                points=30,
+            ),
+            ScorecardBin(
+                scorecard=card,
+                feature="debt_ratio",
+                bin_index=1,
+                kind="numeric",
+                label="[0.5, inf)",
+                lower=0.5,
+                points=10,
+            ),
+            *business_bins(card),
+        ]
+    )
+    return card
 
 
 def _score(household, scorecard, score, *, at, features):
+    """A score storing ``features`` (by name; the card's others missing, none at all if empty)."""
+    names = PointsTable.load(scorecard).features if features else ()
     return HouseholdScore.objects.create(
         household=household,
         bank_id=household.bank_id,
@@ -122,7 +151,7 @@ def _score(household, scorecard, score, *, at, features):
         score=Decimal(score),
         grade="A",
         probability_of_default=Decimal("0.05"),
-        features=features,
+        feature_values=[features.get(name) for name in names],
         scored_at=at,
     )
 

@@ -228,7 +228,13 @@ def test_score_household_stores_score_grade_pd_reasons_and_shadow(
     )
     assert set(result.features) == set(table.features)
     assert result.reason_codes
-    assert all("text" in r for r in result.reason_codes)
+    # stored as [feature, bin_index]; read back with the Chinese text the account manager sees
+    points, positions = table.score_row(X[0].tolist())
+    assert result.reason_codes == table.codes(points, positions)
+    reasons = result.reasons()
+    assert [r["feature"] for r in reasons] == [f for f, _ in result.reason_codes]
+    assert reasons == table.reason_codes(table.points_matrix(X)[0], X[0])
+    assert all(r["text"].startswith(r["label"]) for r in reasons)
     shadow = HouseholdScore.objects.get(household=household, role=HouseholdScore.Role.CHALLENGER)
     assert shadow.scorecard == challenger
     assert shadow.scored_at == moment

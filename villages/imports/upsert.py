@@ -4,46 +4,45 @@ Households are found through their head's ID number (the bank's member with that
 head of a household); members through (bank, ID number); archives through (household, survey
 date). ``_resolve`` decides once, in SQL, which rows exist; new ones are inserted, existing ones
 updated only where a value differs (``IS DISTINCT FROM``), so importing the same file twice
-changes nothing and writes no audit events the second time.
+changes nothing and writes no audit events the second time. Everything here runs in the
+caller's transaction, under a per-bank advisory lock so two imports of one bank never race to
+create the same household.
 
-New households get their head's member id at insert although that member is inserted a moment
-later: the foreign keys Django creates in PostgreSQL are ``DEFERRABLE INITIALLY DEFERRED`` and
-are checked at commit. Everything here runs in the caller's transaction, under a per-bank
-advisory lock so two imports of one bank never race to create the same household.
+Audit: the three tables' pghistory insert/update triggers would fire once per row (a plpgsql
+call, subtransactions, an event insert). For these statements the same event rows are written
+set-based in the same statement instead (``statements``): same event table, same columns, same
+labels, same context row, same ``now()``, and for updates only rows whose tracked values changed.
 
-Audit: the three tables' pghistory insert/update triggers fire once per row and cost 50–150 µs
-each here (a plpgsql call, two subtransactions, an event insert) — over a minute for a
-100,000-household file. For these statements only, the triggers are told to stand aside
-(``pgtrigger.ignore``, scoped to this transaction) and the same event rows are written set-based
-in the same statement: same event table, same columns (read from the event model, so a field
-added later is carried along), same labels, same context row, same ``now()``. Updates are
-recorded exactly when the trigger's condition would have: only rows whose tracked values
-changed are written at all.
+Row triggers, two ways of keeping them out:
+- When the role may set ``session_replication_role`` and the only non-internal triggers on the
+  tables are pghistory's own, the statements run with it set to ``replica`` for this transaction
+  only: no row trigger is even called — neither pghistory's nor the foreign-key checks, which
+  cost as much again as the inserts (350,000 deferred checks at commit). It takes no lock and
+  touches no other session. What the foreign-key triggers would have done is done set-based in
+  ``_hold_referenced_rows``: every row referenced that this import did not create itself (bank,
+  staff, villages, existing households that get new members or archives) is locked ``FOR KEY
+  SHARE`` — the very lock a foreign-key check takes, so it blocks only a concurrent delete of
+  that row — and checked to still exist. References to rows created here are consistent by
+  construction and checked by ``_resolve``.
+- Otherwise the pghistory triggers are told to stand aside (``pgtrigger.ignore``, scoped to this
+  transaction; each still runs its check) and the deferred foreign keys are checked at commit.
 """
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import IO
 
-import pghistory.trigger
-import pgtrigger
 from django.db import connection
 
 from villages.imports.columns import ARCHIVES, HOUSEHOLDS, MEMBERS
+from villages.imports.statements import Statements, new_id, statements
 from villages.imports.validate import ARCHIVE_STAGE, HOUSEHOLD_STAGE, MEMBER_STAGE
 from villages.models import EconomicArchive, Household, Member
 
 _LOCK_NAMESPACE = 7301  # pg_advisory_xact_lock(namespace, bank id): "village import of a bank"
 CSV_OPTIONS = "FORMAT csv, NULL '\\N'"  # an empty field is an empty string, not NULL
-
-_MEMBER_FIELDS = ("name", "sex", "birth_date", "relation", "education", "occupation", "health")
-_MEMBER_UPDATED = ("household_id", *_MEMBER_FIELDS, "phone")
-_ARCHIVE_FIGURES = tuple(c.field for c in ARCHIVES.columns[2:])
-_HOUSEHOLD_UPDATED = ("village_id", "group_name", "address", "phone")
 
 _STAGING = {
     HOUSEHOLDS.code: (
@@ -98,20 +97,15 @@ def upsert_staged(
     """Write the staged CSV ``sources`` (sheet code → file); returns created/updated/unchanged
     per sheet. Call inside ``transaction.atomic()``."""
     progress = on_progress or (lambda percent: None)
-    statements = _statements()
+    sql = statements()
     with connection.cursor() as cursor:
         # Planning a 350,000-row insert does not pay for JIT compilation; the staging joins
         # want more than the default 4 MB before they spill to disk; the staging tables need
-        # row counts and rough distinct counts from ANALYZE, not fine histograms.
+        # row counts and rough distinct counts from ANALYZE, not fine histograms. The job row
+        # commits with the data, so a crash that loses the commit loses both together.
         cursor.execute(
             "SET LOCAL jit = off; SET LOCAL work_mem = '64MB';"
-            " SET LOCAL default_statistics_target = 10"
-        )
-        # What pgtrigger.ignore() does, set once for these statements rather than injected
-        # into each (its injection takes positional parameters only).
-        cursor.execute(
-            "SELECT set_config('pgtrigger.ignore', %s, true)",
-            ["{" + ",".join(statements.ignored_triggers) + "}"],
+            " SET LOCAL default_statistics_target = 10; SET LOCAL synchronous_commit = off"
         )
         # The audit context row (user, import job) the triggers would have attached.
         cursor.execute("SELECT _pgh_attach_context()")
@@ -125,40 +119,117 @@ def upsert_staged(
         progress(30)
         _resolve(cursor, params)
         progress(45)
-
-        cursor.execute(statements.insert_households, params)
-        households_created = cursor.fetchone()[0]
-        cursor.execute(statements.update_households, params)
-        households_updated = cursor.fetchone()[0]
-        progress(55)
-        cursor.execute(statements.insert_members, params)
-        members_created = cursor.fetchone()[0]
-        cursor.execute(statements.update_members, params)
-        members_updated = cursor.fetchone()[0]
-        progress(80)
-        cursor.execute(statements.insert_archives, params)
-        archives_created = cursor.fetchone()[0]
-        cursor.execute(statements.update_archives, params)
-        archives_updated = cursor.fetchone()[0]
-        progress(95)
+        replica = _triggers_may_stay_off(cursor, sql)
+        if replica:
+            _hold_referenced_rows(cursor, params)
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        else:
+            # What pgtrigger.ignore() does, set once for these statements rather than injected
+            # into each (its injection takes positional parameters only).
+            cursor.execute(
+                "SELECT set_config('pgtrigger.ignore', %s, true)",
+                ["{" + ",".join(sql.ignored_triggers) + "}"],
+            )
+        written = _write(cursor, sql, params, progress)
+        # Later writes in the same transaction fire their triggers again. (On an error the
+        # transaction or savepoint rolls back, and these settings with it.) An empty list, not
+        # an unset one: pgtrigger's check catches the error an unset setting raises in a
+        # subtransaction, and aborting one walks every pending trigger event.
+        if replica:
+            cursor.execute("SET LOCAL session_replication_role = origin")
+        else:
+            cursor.execute("SELECT set_config('pgtrigger.ignore', '{}', true)")
         cursor.execute("DROP TABLE IF EXISTS " + ", ".join(f"pg_temp.{t}" for t in _TEMP_TABLES))
-        # Later writes in the same transaction are audited by their triggers again. An empty
-        # list, not an unset one: pgtrigger's check catches the error an unset setting raises
-        # in a subtransaction, and aborting one walks every pending trigger event.
-        cursor.execute("SELECT set_config('pgtrigger.ignore', '{}', true)")
-
-    def counted(code: str, created: int, updated: int) -> dict[str, int]:
-        return {
-            "created": created,
-            "updated": updated,
-            "unchanged": rows[code] - created - updated,
-        }
 
     return {
-        HOUSEHOLDS.code: counted(HOUSEHOLDS.code, households_created, households_updated),
-        MEMBERS.code: counted(MEMBERS.code, members_created, members_updated),
-        ARCHIVES.code: counted(ARCHIVES.code, archives_created, archives_updated),
+        code: {"created": created, "updated": updated, "unchanged": rows[code] - created - updated}
+        for code, (created, updated) in written.items()
     }
+
+
+def _write(cursor, sql: Statements, params, progress) -> dict[str, tuple[int, int]]:
+    """Households, then members, then archives: (created, updated) of each."""
+    written = {}
+    for code, insert, update, percent in (
+        (HOUSEHOLDS.code, sql.insert_households, sql.update_households, 55),
+        (MEMBERS.code, sql.insert_members, sql.update_members, 80),
+        (ARCHIVES.code, sql.insert_archives, sql.update_archives, 95),
+    ):
+        cursor.execute(insert, params)
+        created = cursor.fetchone()[0]
+        cursor.execute(update, params)
+        written[code] = (created, cursor.fetchone()[0])
+        progress(percent)
+    return written
+
+
+_TRIGGERED_TABLES = tuple(model._meta.db_table for model in (Household, Member, EconomicArchive))
+
+
+def _triggers_may_stay_off(cursor, sql: Statements) -> bool:
+    """Whether the statements may run with ``session_replication_role = replica``: the role may
+    set it, and no trigger but pghistory's (whose events the statements write themselves) and
+    the internal foreign-key ones (replaced by ``_hold_referenced_rows``) is on the tables — a
+    trigger added later must fire, so its presence sends the import down the slower path."""
+    if connection.pg_version >= 150000:
+        cursor.execute("SELECT has_parameter_privilege('session_replication_role', 'SET')")
+    else:
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+    if not cursor.fetchone()[0]:
+        return False
+    event_tables = [table for table, _ in sql.event_tables]
+    cursor.execute(
+        "SELECT tgname, tgenabled FROM pg_trigger"
+        " WHERE NOT tgisinternal AND tgrelid = ANY(%s::regclass[])",
+        [list(_TRIGGERED_TABLES) + event_tables],
+    )
+    known = set(sql.history_triggers)
+    # 'O' fires only outside replica mode (what we turn off); 'A' or 'R' would fire anyway.
+    return all(name in known and enabled in ("O", "D") for name, enabled in cursor.fetchall())
+
+
+def _hold_referenced_rows(cursor, params) -> None:
+    """Lock, as a foreign-key check would, every pre-existing row the writes will reference, and
+    refuse the import if one is gone since ``_resolve`` looked."""
+    bank_table = Household._meta.get_field("bank").related_model._meta.db_table
+    staff_table = Household._meta.get_field("created_by").related_model._meta.db_table
+    village_table = Household._meta.get_field("village").related_model._meta.db_table
+    cursor.execute(
+        f"""
+        WITH wanted_households AS (
+            SELECT k.household_id FROM import_members_resolved r
+            JOIN import_keys k USING (head_id_number)
+            WHERE NOT k.is_new AND r.existing_id IS NULL
+            UNION
+            SELECT k.household_id FROM import_archives s JOIN import_keys k USING (head_id_number)
+            WHERE NOT k.is_new AND NOT EXISTS (
+                SELECT 1 FROM villages_economicarchive a
+                WHERE a.household_id = k.household_id AND a.survey_date = s.survey_date)
+        ), held_households AS (
+            SELECT id FROM villages_household
+            WHERE id IN (SELECT household_id FROM wanted_households) FOR KEY SHARE
+        ), wanted_villages AS (
+            SELECT DISTINCT village_id FROM import_households
+        ), held_villages AS (
+            SELECT id FROM {village_table}
+            WHERE id IN (SELECT village_id FROM wanted_villages) FOR KEY SHARE
+        ), held_bank AS (
+            SELECT id FROM {bank_table} WHERE id = %(bank)s FOR KEY SHARE
+        ), held_staff AS (
+            SELECT id FROM {staff_table} WHERE id = %(staff)s FOR KEY SHARE
+        )
+        SELECT (SELECT count(*) FROM wanted_households) = (SELECT count(*) FROM held_households)
+           AND (SELECT count(*) FROM wanted_villages) = (SELECT count(*) FROM held_villages)
+           AND (SELECT count(*) FROM held_bank) = 1 AND (SELECT count(*) FROM held_staff) = 1
+        """,
+        params,
+    )
+    if not cursor.fetchone()[0]:
+        raise ImportConflict(
+            "校验之后系统中的数据发生了变化(有农户、行政村或人员被删除)，数据未写入；"
+            "请重新上传文件校验",
+            [],
+        )
 
 
 def _stage(cursor, sources: dict[str, IO]) -> dict[str, int]:
@@ -180,19 +251,6 @@ def _stage(cursor, sources: dict[str, IO]) -> dict[str, int]:
     return rows
 
 
-def _new_id(sequence: str) -> str:
-    """SQL for a new, time-ordered UUID (version 7 layout: import start in ms, then a
-    24-bit counter, then random bits). Ids that grow with the rows make every index insert an
-    append; random UUIDs (v4) scatter 350,000 inserts over each index and, measured here, make
-    the insert of the members 2.5× slower. Django reads them like any other UUID."""
-    return (
-        "(lpad(to_hex(%(epoch_ms)s::bigint), 12, '0') || '7'"
-        f" || lpad(to_hex(({sequence}) >> 12), 3, '0') || '8'"
-        f" || lpad(to_hex(({sequence}) & 4095), 3, '0')"
-        " || substr(replace(gen_random_uuid()::text, '-', ''), 1, 12))::uuid"
-    )
-
-
 def _resolve(cursor, params) -> None:
     """Give every household and member its id (existing or new) and refuse rows that the
     database, as it is now, makes invalid."""
@@ -207,7 +265,7 @@ def _resolve(cursor, params) -> None:
         LEFT JOIN import_households s USING (head_id_number)
         LEFT JOIN villages_member m ON m.bank_id = %(bank)s AND m.id_number = k.head_id_number
         LEFT JOIN villages_household h ON h.head_id = m.id
-        """.format(new_id=_new_id("row_number() OVER (ORDER BY s.row_no, k.head_id_number)")),
+        """.format(new_id=new_id("row_number() OVER (ORDER BY s.row_no, k.head_id_number)")),
         params,
     )
     cursor.execute(
@@ -218,7 +276,7 @@ def _resolve(cursor, params) -> None:
         FROM import_members s
         JOIN import_keys k USING (head_id_number)
         LEFT JOIN villages_member m ON m.bank_id = %(bank)s AND m.id_number = s.id_number
-        """.format(new_id=_new_id("row_number() OVER (ORDER BY k.household_id, s.row_no)")),
+        """.format(new_id=new_id("row_number() OVER (ORDER BY k.household_id, s.row_no)")),
         params,
     )
     cursor.execute("ANALYZE import_keys, import_members_resolved")
@@ -255,208 +313,3 @@ def _resolve(cursor, params) -> None:
                 for sheet, row, column, reason in conflicts
             ],
         )
-
-
-@dataclass(frozen=True)
-class _Statements:
-    ignored_triggers: tuple[str, ...]
-    insert_households: str
-    update_households: str
-    insert_members: str
-    update_members: str
-    insert_archives: str
-    update_archives: str
-
-
-@dataclass(frozen=True)
-class _Audit:
-    """A model's pghistory insert and update events, to be written set-based."""
-
-    table: str
-    columns: tuple[str, ...]
-    insert_label: str
-    update_label: str
-    triggers: tuple[str, ...]
-
-    def events(self, source: str, created: str = "pgh_created") -> str:
-        """A CTE writing one event per row of ``source`` (rows RETURNING the model's table)."""
-        columns = ", ".join(self.columns)
-        return (
-            f"INSERT INTO {self.table} ({columns}, pgh_context_id, pgh_created_at, pgh_label,"
-            f" pgh_obj_id) SELECT {columns}, %(context)s::uuid, now(), CASE WHEN {created}"
-            f" THEN '{self.insert_label}' ELSE '{self.update_label}' END, id FROM {source}"
-        )
-
-
-def _audit(model) -> _Audit:
-    triggers = {
-        str(trigger.operation): trigger
-        for tracked, trigger in pgtrigger.registered()
-        if tracked is model and isinstance(trigger, pghistory.trigger.Event)
-    }
-    insert, update = triggers["INSERT"], triggers["UPDATE"]
-    event_model = insert.event_model
-    columns = tuple(
-        field.column
-        for field in event_model._meta.concrete_fields
-        if not field.name.startswith("pgh_")
-    )
-    return _Audit(
-        table=event_model._meta.db_table,
-        columns=columns,
-        insert_label=insert.label,
-        update_label=update.label,
-        # pgtrigger matches either form, depending on the version that installed its function
-        triggers=tuple(
-            name
-            for trigger in (insert, update)
-            for name in (
-                trigger.get_pgid(model),
-                f"{model._meta.db_table}:{trigger.get_pgid(model)}",
-            )
-        ),
-    )
-
-
-@functools.cache
-def _statements() -> _Statements:
-    households, members, archives = _audit(Household), _audit(Member), _audit(EconomicArchive)
-    return _Statements(
-        ignored_triggers=households.triggers + members.triggers + archives.triggers,
-        insert_households=_INSERT_HOUSEHOLDS.format(events=households.events("written")),
-        update_households=_UPDATE_HOUSEHOLDS.format(
-            events=households.events("written", created="false")
-        ),
-        insert_members=_INSERT_MEMBERS.format(events=members.events("written")),
-        update_members=_UPDATE_MEMBERS.format(events=members.events("written", created="false")),
-        insert_archives=_INSERT_ARCHIVES.format(events=archives.events("written")),
-        update_archives=_UPDATE_ARCHIVES.format(events=archives.events("written", created="false")),
-    )
-
-
-def _joined(names, prefix: str = "") -> str:
-    return ", ".join(f"{prefix}{name}" for name in names)
-
-
-_INSERT_HOUSEHOLDS = """
-WITH written AS (
-    INSERT INTO villages_household (id, village_id, bank_id, head_id, group_name, address,
-        phone, list_colour, credit_grade, created_by_id, created_at, updated_at)
-    SELECT k.household_id, s.village_id, %(bank)s, r.member_id, s.group_name, s.address,
-        s.phone, '', '', %(staff)s, now(), now()
-    FROM import_households s
-    JOIN import_keys k USING (head_id_number)
-    JOIN import_members_resolved r ON r.id_number = s.head_id_number
-    WHERE k.is_new
-    ORDER BY k.household_id
-    RETURNING villages_household.*, true AS pgh_created
-), events AS ({events})
-SELECT count(*) FROM written
-"""
-
-_UPDATE_HOUSEHOLDS = (
-    """
-WITH written AS (
-    UPDATE villages_household h
-    SET """
-    + ", ".join(f"{name} = s.{name}" for name in _HOUSEHOLD_UPDATED)
-    + """, updated_at = now()
-    FROM import_households s
-    JOIN import_keys k USING (head_id_number)
-    WHERE NOT k.is_new AND h.id = k.household_id
-      AND ("""
-    + _joined(_HOUSEHOLD_UPDATED, "h.")
-    + ") IS DISTINCT FROM ("
-    + _joined(_HOUSEHOLD_UPDATED, "s.")
-    + """)
-    RETURNING h.*
-), events AS ({events})
-SELECT count(*) FROM written
-"""
-)
-
-# New rows are plain INSERTs and existing rows UPDATEs, both decided by ``_resolve``: measured
-# here, INSERT … ON CONFLICT costs a quarter more per row (a speculative insertion into the
-# unique index). A row created by someone else in between (the advisory lock keeps other imports
-# out, not the PAD API) makes the INSERT fail on the unique constraint and the import roll back.
-_INSERT_MEMBERS = (
-    """
-WITH written AS (
-    INSERT INTO villages_member (id, household_id, bank_id, id_number, """
-    + _joined(_MEMBER_FIELDS)
-    + """, phone, created_at, updated_at)
-    SELECT member_id, household_id, %(bank)s, id_number, """
-    + _joined(_MEMBER_FIELDS)
-    + """, phone, now(), now()
-    FROM import_members_resolved
-    WHERE existing_id IS NULL
-    ORDER BY member_id
-    RETURNING villages_member.*, true AS pgh_created
-), events AS ({events})
-SELECT count(*) FROM written
-"""
-)
-
-_UPDATE_MEMBERS = (
-    """
-WITH written AS (
-    UPDATE villages_member m
-    SET """
-    + ", ".join(f"{name} = r.{name}" for name in _MEMBER_UPDATED)
-    + """, updated_at = now()
-    FROM import_members_resolved r
-    WHERE r.existing_id IS NOT NULL AND m.id = r.existing_id
-      AND ("""
-    + _joined(_MEMBER_UPDATED, "m.")
-    + ") IS DISTINCT FROM ("
-    + _joined(_MEMBER_UPDATED, "r.")
-    + """)
-    RETURNING m.*
-), events AS ({events})
-SELECT count(*) FROM written
-"""
-)
-
-_INSERT_ARCHIVES = (
-    """
-WITH written AS (
-    INSERT INTO villages_economicarchive (id, household_id, bank_id, survey_date, """
-    + _joined(_ARCHIVE_FIGURES)
-    + """, crops, livestock, machinery, debts, created_at, updated_at)
-    SELECT """
-    + _new_id("row_number() OVER (ORDER BY k.household_id, s.survey_date)")
-    + """, k.household_id, %(bank)s, s.survey_date, """
-    + _joined(_ARCHIVE_FIGURES, "s.")
-    + """, '[]'::jsonb, '[]'::jsonb, '[]'::jsonb, '[]'::jsonb, now(), now()
-    FROM import_archives s
-    JOIN import_keys k USING (head_id_number)
-    WHERE NOT EXISTS (
-        SELECT 1 FROM villages_economicarchive a
-        WHERE a.household_id = k.household_id AND a.survey_date = s.survey_date)
-    ORDER BY k.household_id, s.survey_date
-    RETURNING villages_economicarchive.*, true AS pgh_created
-), events AS ({events})
-SELECT count(*) FROM written
-"""
-)
-
-_UPDATE_ARCHIVES = (
-    """
-WITH written AS (
-    UPDATE villages_economicarchive a
-    SET """
-    + ", ".join(f"{name} = s.{name}" for name in _ARCHIVE_FIGURES)
-    + """, updated_at = now()
-    FROM import_archives s
-    JOIN import_keys k USING (head_id_number)
-    WHERE NOT k.is_new AND a.household_id = k.household_id AND a.survey_date = s.survey_date
-      AND ("""
-    + _joined(_ARCHIVE_FIGURES, "a.")
-    + ") IS DISTINCT FROM ("
-    + _joined(_ARCHIVE_FIGURES, "s.")
-    + """)
-    RETURNING a.*
-), events AS ({events})
-SELECT count(*) FROM written
-"""
-)
