@@ -136,6 +136,9 @@ DATABASES["default"]["OPTIONS"]["options"] = (
     DATABASES["default"]["OPTIONS"].get("options", "") + " -c pgtrigger.ignore={}"
 ).strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The one-household feature query is prepared on the server once per connection
+# (risk.features). Turn off behind a pooler that resets sessions between transactions.
+RISK_PREPARED_FEATURE_QUERY = env_bool("RISK_PREPARED_FEATURE_QUERY", default=True)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

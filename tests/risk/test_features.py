@@ -146,8 +146,24 @@ def test_frame_query_count_does_not_grow_with_households(villages, django_assert
     with django_assert_num_queries(4):
         assert len(features_frame(ids, today=TODAY)) == 11
     one = everyone.first()
+    household_feature_row(one, today=TODAY)  # prepares the statement on this connection
     with django_assert_num_queries(1):  # the same three queries, side by side in one
         household_feature_row(one, today=TODAY)
+
+
+def test_one_household_statement_is_prepared_once_per_connection(households, settings):
+    from django.db import connection
+
+    household = households["business"]
+    prepared = household_feature_row(household, today=TODAY)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE name = 'risk_one_household_features'"
+        )
+        assert cursor.fetchone()[0] == 1
+    assert household_feature_row(household, today=TODAY) == prepared  # executed, not prepared again
+    settings.RISK_PREPARED_FEATURE_QUERY = False
+    assert household_feature_row(household, today=TODAY) == prepared
 
 
 def test_empty_frame(db):
