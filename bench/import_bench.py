@@ -35,7 +35,7 @@ BRANCH_CODE = "SXRCU-YD-B01"
 TOWNSHIP = ("141002990000", "基准测试乡")
 HOUSEHOLDS_PER_VILLAGE = 2000
 SURVEY_DATE = datetime.date(2026, 3, 15)
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3  # 3: text in a shared string table, as Excel saves it
 
 _SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
 _GIVEN = ["建军", "国强", "志刚", "秀兰", "桂英", "玉梅", "海龙", "春燕", "丽华", "永福", "金凤"]
@@ -180,8 +180,9 @@ def _column_letter(index: int) -> str:
 _EXCEL_EPOCH = datetime.date(1899, 12, 30)
 
 
-def _sheet_xml(headers: list[str], rows: list[list]) -> bytes:
-    """A worksheet with inline strings; numbers as numbers, dates as date-formatted serials."""
+def _sheet_xml(headers: list[str], rows: list[list], strings: dict[str, int]) -> bytes:
+    """A worksheet as Excel and WPS save one: text in the shared string table (``strings``, text
+    → index, grown here), numbers as numbers, dates as date-formatted serials."""
     letters = [_column_letter(i) for i in range(len(headers))]
     out = io.StringIO()
     out.write(
@@ -196,7 +197,8 @@ def _sheet_xml(headers: list[str], rows: list[list]) -> bytes:
             if value == "" or value is None:
                 continue
             if isinstance(value, str):
-                out.write(f'<c r="{ref}" s="1" t="inlineStr"><is><t>{escape(value)}</t></is></c>')
+                index = strings.setdefault(value, len(strings))
+                out.write(f'<c r="{ref}" s="1" t="s"><v>{index}</v></c>')
             elif isinstance(value, datetime.date):
                 out.write(f'<c r="{ref}" s="2"><v>{(value - _EXCEL_EPOCH).days}</v></c>')
             else:
@@ -206,6 +208,15 @@ def _sheet_xml(headers: list[str], rows: list[list]) -> bytes:
     return out.getvalue().encode()
 
 
+def _shared_strings_xml(strings: dict[str, int]) -> bytes:
+    items = "".join(f"<si><t>{escape(text)}</t></si>" for text in strings)  # in index order
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+        f' count="{len(strings)}" uniqueCount="{len(strings)}">{items}</sst>'
+    ).encode()
+
+
 _CONTENT_TYPES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
     '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
@@ -213,6 +224,7 @@ _CONTENT_TYPES = (
     '<Default Extension="xml" ContentType="application/xml"/>'
     '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
     '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+    '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
     "{sheets}</Types>"
 )
 _STYLES = (
@@ -230,7 +242,10 @@ _STYLES = (
 
 
 def write_workbook(path: Path, sheets: list[tuple[str, list[str], list[list]]]) -> None:
-    """A minimal but valid xlsx, written directly: openpyxl would take minutes at 100k rows."""
+    """A minimal but valid xlsx, written directly (openpyxl would take minutes at 100k rows), laid
+    out as Excel and WPS save the files operations staff upload: text in ``sharedStrings.xml``.
+    (Earlier versions wrote inline strings, which no spreadsheet program saves and which cost
+    calamine a third more time to parse.)"""
     overrides = "".join(
         f'<Override PartName="/xl/worksheets/sheet{i}.xml" '
         'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
@@ -254,6 +269,7 @@ def write_workbook(path: Path, sheets: list[tuple[str, list[str], list[list]]]) 
             for i in range(1, len(sheets) + 1)
         )
         + f'<Relationship Id="rId{len(sheets) + 1}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/>'
+        + f'<Relationship Id="rId{len(sheets) + 2}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
         "</Relationships>"
     )
     root_rels = (
@@ -270,8 +286,10 @@ def write_workbook(path: Path, sheets: list[tuple[str, list[str], list[list]]]) 
         archive.writestr("xl/workbook.xml", workbook)
         archive.writestr("xl/_rels/workbook.xml.rels", rels)
         archive.writestr("xl/styles.xml", _STYLES)
+        strings: dict[str, int] = {}
         for i, (_, headers, rows) in enumerate(sheets, start=1):
-            archive.writestr(f"xl/worksheets/sheet{i}.xml", _sheet_xml(headers, rows))
+            archive.writestr(f"xl/worksheets/sheet{i}.xml", _sheet_xml(headers, rows, strings))
+        archive.writestr("xl/sharedStrings.xml", _shared_strings_xml(strings))
     partial.rename(path)
 
 

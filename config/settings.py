@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import pghistory
 
 from config.env import (
     env_bool,
@@ -229,6 +230,12 @@ IDEMPOTENCY_IN_FLIGHT_TIMEOUT = timedelta(minutes=5)
 
 # --- Audit ------------------------------------------------------------------------------------
 PGHISTORY_ADMIN_ALL_EVENTS = False
+# Event tables are read by object (pgh_obj, indexed) and by context (pgh_context, indexed), never
+# by the foreign keys they copy from the tracked row; indexing those copies only slowed every
+# audited write (a village import writes 550,000 events).
+PGHISTORY_FOREIGN_KEY_FIELD = pghistory.ForeignKey(db_index=False)
+PGHISTORY_OBJ_FIELD = pghistory.ObjForeignKey(db_index=True)
+PGHISTORY_CONTEXT_FIELD = pghistory.ContextForeignKey(db_index=True)
 PGHISTORY_MIDDLEWARE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 # --- Celery -----------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ audit events of the rows it wrote in the same statement (see ``upsert``)."""
 from __future__ import annotations
 
 import functools
+import secrets
+import time
 from dataclasses import dataclass
 
 import pghistory.trigger
@@ -19,16 +21,21 @@ _HOUSEHOLD_UPDATED = ("village_id", "group_name", "address", "phone")
 
 
 def new_id(sequence: str) -> str:
-    """SQL for a new, time-ordered UUID (version 7 layout: import start in ms, then a
-    24-bit counter, then random bits). Ids that grow with the rows make every index insert an
+    """SQL for a new, time-ordered UUID: this import's ``id_head`` (``new_id_head``), then
+    ``sequence`` as 12 hex digits. Ids that grow with the rows make every index insert an
     append; random UUIDs (v4) scatter 350,000 inserts over each index and, measured here, make
-    the insert of the members 2.5× slower. Django reads them like any other UUID."""
-    return (
-        "(lpad(to_hex(%(epoch_ms)s::bigint), 12, '0') || '7'"
-        f" || lpad(to_hex(({sequence}) >> 12), 3, '0') || '8'"
-        f" || lpad(to_hex(({sequence}) & 4095), 3, '0')"
-        " || substr(replace(gen_random_uuid()::text, '-', ''), 1, 12))::uuid"
-    )
+    the insert of the members 2.5× slower. One concatenation per row: building each id from
+    parts and ``gen_random_uuid()`` took 2.5 s for 350,000 members, this takes 0.4 s."""
+    return f"(%(id_head)s || lpad(to_hex(({sequence})), 12, '0'))::uuid"
+
+
+def new_id_head() -> str:
+    """The first 20 hex digits of an import's new ids (UUID version 7 layout): the start time in
+    milliseconds, the version, 24 random bits around the RFC 4122 variant. Two imports would
+    need the same millisecond and the same 24 bits to collide, and then the primary key refuses
+    the second one (its transaction rolls back whole)."""
+    random = secrets.randbits(24)
+    return f"{time.time_ns() // 1_000_000:012x}7{random >> 12:03x}8{random & 0xFFF:03x}"
 
 
 @dataclass(frozen=True)

@@ -30,14 +30,13 @@ Row triggers, two ways of keeping them out:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import IO
 
 from django.db import connection
 
 from villages.imports.columns import ARCHIVES, HOUSEHOLDS, MEMBERS
-from villages.imports.statements import Statements, new_id, statements
+from villages.imports.statements import Statements, new_id, new_id_head, statements
 from villages.imports.validate import ARCHIVE_STAGE, HOUSEHOLD_STAGE, MEMBER_STAGE
 from villages.models import EconomicArchive, Household, Member
 
@@ -113,7 +112,7 @@ def upsert_staged(
             "bank": bank_id,
             "staff": staff_id,
             "context": cursor.fetchone()[0],
-            "epoch_ms": int(time.time() * 1000),
+            "id_head": new_id_head(),
         }
         rows = _stage(cursor, sources)
         progress(30)

@@ -63,7 +63,11 @@ class EconomicArchive(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     household = models.ForeignKey(
-        Household, on_delete=models.CASCADE, related_name="archives", verbose_name="农户"
+        Household,
+        on_delete=models.CASCADE,
+        related_name="archives",
+        verbose_name="农户",
+        db_index=False,  # archive_one_per_household_survey_date leads with it
     )
     bank = models.ForeignKey(
         Institution,
@@ -135,13 +139,12 @@ class EconomicArchive(models.Model):
         verbose_name = "经济档案"
         verbose_name_plural = "经济档案"
         ordering = ["household", "-survey_date"]
+        # The unique index also finds a household's latest archive (read backwards); a second
+        # index on the same columns would only cost every import.
         constraints = [
             models.UniqueConstraint(
                 fields=["household", "survey_date"], name="archive_one_per_household_survey_date"
             ),
-        ]
-        indexes = [
-            models.Index(fields=["household", "-survey_date"], name="archive_household_latest")
         ]
 
     def __str__(self) -> str:

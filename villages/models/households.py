@@ -40,7 +40,11 @@ class Household(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     village = models.ForeignKey(
-        Village, on_delete=models.PROTECT, related_name="households", verbose_name="行政村"
+        Village,
+        on_delete=models.PROTECT,
+        related_name="households",
+        verbose_name="行政村",
+        db_index=False,  # household_village_updated leads with it
     )
     bank = models.ForeignKey(
         Institution,
@@ -62,9 +66,7 @@ class Household(models.Model):
     phone = models.CharField("联系电话", max_length=20, blank=True)
     latitude = models.DecimalField("纬度", max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField("经度", max_digits=9, decimal_places=6, null=True, blank=True)
-    list_colour = models.CharField(
-        "评议名单", max_length=8, choices=ListColour.choices, blank=True, db_index=True
-    )
+    list_colour = models.CharField("评议名单", max_length=8, choices=ListColour.choices, blank=True)
     # Filled by the risk layer (rating) and the lending layer (pre-approved line).
     credit_grade = models.CharField("信用评级", max_length=8, blank=True)
     pre_approved_limit = models.DecimalField(
@@ -87,7 +89,12 @@ class Household(models.Model):
         verbose_name = "农户"
         verbose_name_plural = "农户"
         ordering = ["village", "group_name", "address"]
-        indexes = [models.Index(fields=["village", "updated_at"], name="household_village_updated")]
+        # Every index is paid for by each row a village import writes: none that another one
+        # already leads with, and the colour filter's without the LIKE twin ``db_index`` adds.
+        indexes = [
+            models.Index(fields=["village", "updated_at"], name="household_village_updated"),
+            models.Index(fields=["list_colour"], name="household_list_colour"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.head.name}户" if self.head_id and self.head else f"农户 {str(self.id)[:8]}"
@@ -134,7 +141,11 @@ class Member(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     household = models.ForeignKey(
-        Household, on_delete=models.CASCADE, related_name="members", verbose_name="农户"
+        Household,
+        on_delete=models.CASCADE,
+        related_name="members",
+        verbose_name="农户",
+        db_index=False,  # member_household_relation leads with it
     )
     bank = models.ForeignKey(
         Institution,
@@ -142,6 +153,7 @@ class Member(models.Model):
         related_name="+",
         verbose_name="法人行社",
         editable=False,
+        db_index=False,  # member_id_number_unique_per_bank leads with it
     )
     name = models.CharField("姓名", max_length=50)
     id_number = models.CharField("身份证号", max_length=18)
