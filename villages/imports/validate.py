@@ -174,31 +174,45 @@ def _all_id_numbers(*checks: SheetCheck) -> set[str]:
 
 def _existing_members(bank_id: int, id_numbers: set[str]) -> _Existing:
     """The bank's members among ``id_numbers``, with their households and those households'
-    heads; through a temporary table because a big file has hundreds of thousands of IDs."""
+    heads; through a temporary table because a big file has hundreds of thousands of IDs.
+    Heads are looked up once per household, not once per member: re-importing a file whose
+    350,000 members all exist took twice as long with the head joined to every member."""
     household_of_member, head_of_household, household_of_head = {}, {}, {}
     if id_numbers:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
-                "DROP TABLE IF EXISTS pg_temp.import_ids;"
+                "DROP TABLE IF EXISTS pg_temp.import_ids, pg_temp.import_found;"
                 "CREATE TEMP TABLE import_ids (id_number text) ON COMMIT DROP"
             )
-            cursor.copy_expert("COPY import_ids FROM STDIN", _LinesReader(sorted(id_numbers)))
+            cursor.copy_expert("COPY import_ids FROM STDIN", _LinesReader(id_numbers))
+            cursor.execute("ANALYZE import_ids")
             cursor.execute(
                 """
-                SELECT m.id_number, m.household_id::text, head.id_number
+                CREATE TEMP TABLE import_found ON COMMIT DROP AS
+                SELECT m.id_number, m.household_id
                 FROM import_ids i
                 JOIN villages_member m ON m.bank_id = %s AND m.id_number = i.id_number
-                JOIN villages_household h ON h.id = m.household_id
-                LEFT JOIN villages_member head ON head.id = h.head_id
                 """,
                 [bank_id],
             )
-            for id_number, household_id, head_id_number in cursor.fetchall():
-                household_of_member[id_number] = household_id
-                head_of_household[household_id] = head_id_number
-                if head_id_number == id_number:
-                    household_of_head[id_number] = household_id
-            cursor.execute("DROP TABLE IF EXISTS pg_temp.import_ids")
+            cursor.execute("ANALYZE import_found")
+            cursor.execute("SELECT id_number, household_id::text FROM import_found")
+            household_of_member = dict(cursor.fetchall())
+            cursor.execute(
+                """
+                SELECT h.id::text, head.id_number
+                FROM (SELECT DISTINCT household_id FROM import_found) f
+                JOIN villages_household h ON h.id = f.household_id
+                JOIN villages_member head ON head.id = h.head_id
+                """
+            )
+            head_of_household = dict(cursor.fetchall())
+            cursor.execute("DROP TABLE IF EXISTS pg_temp.import_ids, pg_temp.import_found")
+        household_of_head = {
+            head: household
+            for household, head in head_of_household.items()
+            if household_of_member.get(head) == household
+        }
     return _Existing(household_of_member, head_of_household, household_of_head)
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.db.models.functions import Length
+from django.db.models.lookups import Exact, In
 
 from common.audit import audited
 from org.models import Institution, Staff
@@ -177,8 +179,22 @@ class Member(models.Model):
             models.UniqueConstraint(
                 fields=["bank", "id_number"], name="member_id_number_unique_per_bank"
             ),
+            # 17 digits then a digit or X, as ``^[0-9]{17}[0-9X]$`` says, without the regex:
+            # strip the leading digits and what is left must be nothing or the X. Checked on
+            # every member written; the regex cost a village import of 350,000 members 0.6 s.
             models.CheckConstraint(
-                condition=models.Q(id_number__regex=r"^[0-9]{17}[0-9X]$"),
+                condition=models.Q(
+                    Exact(Length("id_number"), 18),
+                    In(
+                        models.Func(
+                            "id_number",
+                            models.Value("0123456789"),
+                            function="ltrim",
+                            output_field=models.CharField(),
+                        ),
+                        ["", "X"],
+                    ),
+                ),
                 name="member_id_number_format",
             ),
         ]
