@@ -391,7 +391,9 @@ def _stage(check: SheetCheck, layout, skipped_heads: set[str], id_numbers: IdNum
         sex = [info[n][0] if n else None for n in columns["id_number"]]
         birth = [info[n][1].isoformat() if n else None for n in columns["id_number"]]
         columns = {**columns, "sex": sex, "birth_date": birth}
-    data = [check.row_numbers] + [columns[_SOURCE.get(name, name)] for name in layout[1:]]
+    # Row numbers as text: a staged row that is all text is written without csv.writer.
+    row_numbers = list(map(str, check.row_numbers))
+    data = [row_numbers] + [columns[_SOURCE.get(name, name)] for name in layout[1:]]
     rows = list(zip(*data, strict=True))
     if not check.bad and not skipped_heads:
         return rows, []
