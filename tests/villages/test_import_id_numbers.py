@@ -67,3 +67,25 @@ def test_column_check_equals_the_house_function():
             assert column.info[wanted[0]] == (wanted[1], wanted[2]), value
     assert sum(isinstance(e, tuple) for e in expected) > 500  # the sample holds both kinds
     assert sum(isinstance(e, str) for e in expected) > 500
+
+
+def test_whole_column_check_accepts_only_what_the_house_function_accepts():
+    cases = _cases()
+    expected = {value: _one_by_one(value) for value in cases if isinstance(value, str)}
+    plain = []  # what the column check takes on its own (others go one by one)
+    for value, result in expected.items():
+        column = IdNumbers(TODAY)
+        accepted = column.clean_column((value,))
+        if accepted is not None:
+            assert accepted == [value] and isinstance(result, tuple), value
+            assert column.info[value] == (result[1], result[2]), value
+            plain.append(value)
+    assert len(plain) > 500
+    column = IdNumbers(TODAY)
+    assert column.clean_column(tuple(plain)) == plain
+    assert {value: column.info[value] for value in plain} == {
+        value: expected[value][1:] for value in plain
+    }
+    invalid = [value for value, result in expected.items() if isinstance(result, str)]
+    for bad in invalid[:200]:
+        assert IdNumbers(TODAY).clean_column((*plain[:50], bad)) is None, bad

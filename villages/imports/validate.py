@@ -81,9 +81,36 @@ class _Existing:
     household_of_head: dict[str, str]  # head's id_number → household id
 
 
+class SheetCleaner:
+    """Cleans the cells of sheets one at a time, as they are read (``read_workbook``'s
+    ``on_sheet_read``), for ``validate_workbook`` to take up."""
+
+    def __init__(self, *, bank_id: int, today: datetime.date) -> None:
+        self.today = today
+        self.id_numbers = IdNumbers(today)
+        codes = Village.objects.filter(bank_id=bank_id).values_list("division__code", "id")
+        self.village_ids = dict(codes)
+        self.checks: dict[str, SheetCheck] = {}
+
+    def __call__(self, sheet: SheetRows) -> SheetCheck:
+        check = self.checks.get(sheet.spec.name)
+        if check is None:
+            check = self.checks[sheet.spec.name] = _clean_cells(
+                sheet, today=self.today, id_numbers=self.id_numbers, village_ids=self.village_ids
+            )
+        return check
+
+
 def validate_workbook(
-    book: Workbook, *, bank_id: int, today: datetime.date, on_progress=None
+    book: Workbook,
+    *,
+    bank_id: int,
+    today: datetime.date,
+    on_progress=None,
+    cleaner: SheetCleaner | None = None,
 ) -> Validation:
+    """Every problem of ``book`` and its importable rows; sheets ``cleaner`` has already
+    cleaned are not cleaned again."""
     errors = list(book.errors)
     warnings = list(book.warnings)
     if errors:
@@ -91,14 +118,11 @@ def validate_workbook(
         # only repeat the same complaint thousands of times.
         return Validation(errors, warnings, {}, {})
 
-    id_numbers = IdNumbers(today)
-    codes = Village.objects.filter(bank_id=bank_id).values_list("division__code", "id")
-    village_ids = dict(codes)
+    cleaner = cleaner or SheetCleaner(bank_id=bank_id, today=today)
+    id_numbers = cleaner.id_numbers
     checks = {}
     for spec in (HOUSEHOLDS, MEMBERS, ARCHIVES):
-        checks[spec.name] = _clean_cells(
-            book.sheets[spec.name], today=today, id_numbers=id_numbers, village_ids=village_ids
-        )
+        checks[spec.name] = cleaner(book.sheets[spec.name])
         if on_progress:
             on_progress(spec)
     households, members, archives = (checks[s.name] for s in (HOUSEHOLDS, MEMBERS, ARCHIVES))
