@@ -77,7 +77,8 @@ def test_whole_column_check_accepts_only_what_the_house_function_accepts():
         column = IdNumbers(TODAY)
         accepted = column.clean_column((value,))
         if accepted is not None:
-            assert accepted == [value] and isinstance(result, tuple), value
+            assert accepted == [value], value
+            assert isinstance(result, tuple), value
             assert column.info[value] == (result[1], result[2]), value
             plain.append(value)
     assert len(plain) > 500

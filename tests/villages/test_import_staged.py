@@ -32,4 +32,6 @@ def _writer(rows) -> str:
 def test_same_text_as_csv_writer(rows):
     text = csv_text(rows)
     assert text == _writer(rows)
-    assert list(csv.reader(io.StringIO(text, newline=""))) == [[str(v) for v in row] for row in rows]
+    assert list(csv.reader(io.StringIO(text, newline=""))) == [
+        [str(v) for v in row] for row in rows
+    ]
