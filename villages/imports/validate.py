@@ -12,6 +12,7 @@ members and archives with it, and the report says so).
 from __future__ import annotations
 
 import datetime
+import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -192,7 +193,9 @@ def _all_id_numbers(*checks: SheetCheck) -> set[str]:
     for check in checks:
         for name in ("head_id_number", "id_number"):
             if name in check.columns:
-                numbers.update(value for value in check.columns[name] if value)
+                numbers.update(check.columns[name])
+    numbers.discard(None)  # a bad cell
+    numbers.discard("")
     return numbers
 
 
@@ -208,7 +211,8 @@ def _existing_members(bank_id: int, id_numbers: set[str]) -> _Existing:
                 "DROP TABLE IF EXISTS pg_temp.import_ids, pg_temp.import_found;"
                 "CREATE TEMP TABLE import_ids (id_number text) ON COMMIT DROP"
             )
-            cursor.copy_expert("COPY import_ids FROM STDIN", _LinesReader(id_numbers))
+            # ID numbers are digits and X: nothing COPY's text format would need escaped.
+            cursor.copy_expert("COPY import_ids FROM STDIN", io.StringIO("\n".join(id_numbers)))
             cursor.execute("ANALYZE import_ids")
             cursor.execute(
                 """
@@ -238,26 +242,6 @@ def _existing_members(bank_id: int, id_numbers: set[str]) -> _Existing:
             if household_of_member.get(head) == household
         }
     return _Existing(household_of_member, head_of_household, household_of_head)
-
-
-class _LinesReader:
-    """A file-like over lines, for COPY, without building one big string first."""
-
-    def __init__(self, lines) -> None:
-        self._lines = iter(lines)
-
-    def read(self, size: int = -1) -> str:
-        chunk = []
-        total = 0
-        for line in self._lines:
-            chunk.append(line)
-            chunk.append("\n")
-            total += len(line) + 1
-            if 0 < size <= total:
-                break
-        return "".join(chunk)
-
-    readline = read
 
 
 def _check_households(
@@ -412,8 +396,12 @@ def _stage(check: SheetCheck, layout, skipped_heads: set[str], id_numbers: IdNum
     heads = columns["head_id_number"]
     if check.spec is MEMBERS:
         info = id_numbers.info
-        sex = [info[n][0] if n else None for n in columns["id_number"]]
-        birth = [info[n][1].isoformat() if n else None for n in columns["id_number"]]
+        facts = [info[n] if n else (None, None) for n in columns["id_number"]]
+        sex = [fact[0] for fact in facts]
+        # Birth dates repeat (one date object per distinct date): format each once.
+        text = {day: day.isoformat() for day in {fact[1] for fact in facts} if day is not None}
+        text[None] = None
+        birth = [text[fact[1]] for fact in facts]
         columns = {**columns, "sex": sex, "birth_date": birth}
     # Row numbers as text: a staged row that is all text is written without csv.writer.
     row_numbers = list(map(str, check.row_numbers))
