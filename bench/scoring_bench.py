@@ -263,26 +263,19 @@ def raw_baseline(bank: Institution) -> float:
             reason_codes_text(table, points, positions),
         )
         lines.append("\n".join(map("\t".join, zip(*columns, strict=True))) + "\n")
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            # A regular table, rolled back: written through the WAL as the score table is.
-            cursor.execute(
-                f"CREATE TABLE bench_raw_scores AS SELECT {', '.join(SCORE_COLUMNS)} "
-                f"FROM {HouseholdScore._meta.db_table} WITH NO DATA"
-            )
-            cursor.copy_expert(
-                f"COPY bench_raw_scores ({', '.join(SCORE_COLUMNS)}) FROM STDIN",
-                io.StringIO("".join(lines)),
-            )
-            elapsed = time.perf_counter() - started
-            raise _Rollback
-    except _Rollback:
-        pass
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A regular table, rolled back: written through the WAL as the score table is.
+        cursor.execute(
+            f"CREATE TABLE bench_raw_scores AS SELECT {', '.join(SCORE_COLUMNS)} "
+            f"FROM {HouseholdScore._meta.db_table} WITH NO DATA"
+        )
+        cursor.copy_expert(
+            f"COPY bench_raw_scores ({', '.join(SCORE_COLUMNS)}) FROM STDIN",
+            io.StringIO("".join(lines)),
+        )
+        elapsed = time.perf_counter() - started
+        transaction.set_rollback(True)
     return elapsed
-
-
-class _Rollback(Exception):
-    pass
 
 
 # --- one household in a request ----------------------------------------------------------------

@@ -85,8 +85,8 @@ class IdNumbers:
         ``_fast_ok``'s checks; ``None`` when one is not — then clean them one by one, which for
         those that did pass is a dictionary hit. Every value that passes is remembered. The
         check digits are computed for the whole column at once, the birth date and place once
-        per distinct value: 350,000 new ID numbers take a fifth of the time ``clean`` one at a
-        time does."""
+        per distinct value: 350,000 new ID numbers take half the time ``clean`` one at a time
+        does (measured: 0.9 s against 1.9 s)."""
         info = self.info
         fresh = [value for value in values if value not in info]
         if not fresh:

@@ -131,11 +131,12 @@ def read_workbook(path: str, *, on_sheet_done=None, on_sheet_read=None) -> Workb
     and zlib release the GIL while they work. ``on_sheet_done(spec)`` is called for every sheet
     as it is read, and ``on_sheet_read(rows)`` for a sheet read without a problem while no
     problem is known in the file yet — so the caller's work on a sheet (cleaning its cells)
-    runs while calamine parses the others. The smallest sheet is parsed first, on no more
-    threads than CPUs, so that this work starts early and the parsing does not crowd it out;
-    formulas are reported once every sheet is in (measured on a 100,000-household file: read
-    and cleaned in 12 s this way, 14 s biggest sheet first). Both callbacks are called from
-    this thread only (progress is written through this thread's database connection)."""
+    runs while calamine parses the others. The smallest sheet is parsed first, on as many
+    threads as CPUs (two at least), so that this work starts early and the parsing does not
+    crowd it out; formulas are reported once every sheet is in (measured on a 100,000-household
+    file: read and cleaned in 12 s this way, 14 s biggest sheet first). Both callbacks are
+    called from this thread only (progress is written through this thread's database
+    connection)."""
     book = Workbook()
     try:
         with zipfile.ZipFile(path) as archive:
