@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from functools import partial
 
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.contrib import admin
 from django.db.models import Q
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from org.admin_mixins import AuditHistoryMixin
+from org.admin_mixins import AuditHistoryMixin, run_per_row
 from org.models import Institution
 from org.tenancy import scope_for
 from products import policy, services
@@ -32,21 +31,6 @@ from products.models import (
 )
 from products.parameters import PARAMETERS
 from products.selectors import products_for_list, version_diff
-
-
-def _run(modeladmin, request, queryset, action, success: str) -> None:
-    """Apply one service per selected row; report each failure with its reason."""
-    done = 0
-    for obj in queryset:
-        try:
-            action(obj)
-            done += 1
-        except ValidationError as exc:
-            modeladmin.message_user(request, f"{obj}：{'；'.join(exc.messages)}", messages.ERROR)
-        except PermissionDenied as exc:
-            modeladmin.message_user(request, f"{obj}：{exc}", messages.ERROR)
-    if done:
-        modeladmin.message_user(request, f"{success} {done} 项", messages.SUCCESS)
 
 
 class OwnerFilter(admin.SimpleListFilter):
@@ -221,12 +205,12 @@ class ProductAdmin(AuditHistoryMixin, admin.ModelAdmin):
                 owner=bank if bank else source.owner,
             )
 
-        _run(self, request, queryset, clone, "已生成草稿产品")
+        run_per_row(self, request, queryset, clone, "已生成草稿产品")
 
     @admin.action(description="暂停销售(需填写原因)")
     def suspend_action(self, request, queryset):
         reason = request.POST.get("reason", "")
-        _run(
+        run_per_row(
             self,
             request,
             queryset,
@@ -237,7 +221,7 @@ class ProductAdmin(AuditHistoryMixin, admin.ModelAdmin):
     @admin.action(description="恢复销售(须由暂停人以外的人员复核)")
     def resume_action(self, request, queryset):
         reason = request.POST.get("reason", "")
-        _run(
+        run_per_row(
             self,
             request,
             queryset,
@@ -248,7 +232,7 @@ class ProductAdmin(AuditHistoryMixin, admin.ModelAdmin):
     @admin.action(description="下架(需填写原因)")
     def retire_action(self, request, queryset):
         reason = request.POST.get("reason", "")
-        _run(
+        run_per_row(
             self,
             request,
             queryset,
@@ -381,7 +365,7 @@ class ProductVersionAdmin(AuditHistoryMixin, admin.ModelAdmin):
 
     @admin.action(description="提交复核")
     def submit_action(self, request, queryset):
-        _run(
+        run_per_row(
             self,
             request,
             queryset,
@@ -391,7 +375,7 @@ class ProductVersionAdmin(AuditHistoryMixin, admin.ModelAdmin):
 
     @admin.action(description="复核通过并生效(不能复核自己的版本)")
     def activate_action(self, request, queryset):
-        _run(
+        run_per_row(
             self,
             request,
             queryset,
@@ -402,7 +386,7 @@ class ProductVersionAdmin(AuditHistoryMixin, admin.ModelAdmin):
     @admin.action(description="退回修改(需填写意见)")
     def send_back_action(self, request, queryset):
         reason = request.POST.get("reason", "")
-        _run(
+        run_per_row(
             self,
             request,
             queryset,
@@ -414,7 +398,7 @@ class ProductVersionAdmin(AuditHistoryMixin, admin.ModelAdmin):
 
     @admin.action(description="基于所选产品的最新版本创建新版本(草稿)")
     def derive_action(self, request, queryset):
-        _run(
+        run_per_row(
             self,
             request,
             queryset,

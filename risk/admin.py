@@ -17,7 +17,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin
+from common.errors import describe_error
+from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin, run_per_row
 from org.models import Institution
 from org.tenancy import scope_for
 from risk import admin_views, registry
@@ -30,22 +31,6 @@ from risk.models import (
     ScoringJob,
     ScoringSegment,
 )
-from risk.registry import describe_error
-
-
-def _run(modeladmin, request, queryset, action, success: str) -> None:
-    """Apply one service per selected row; report each failure with its reason."""
-    done = 0
-    for obj in queryset:
-        try:
-            action(obj)
-            done += 1
-        except ValidationError as exc:
-            modeladmin.message_user(request, f"{obj}：{describe_error(exc)}", messages.ERROR)
-        except PermissionDenied as exc:
-            modeladmin.message_user(request, f"{obj}：{exc}", messages.ERROR)
-    if done:
-        modeladmin.message_user(request, f"{success} {done} 项", messages.SUCCESS)
 
 
 class ScorecardActionForm(admin.helpers.ActionForm):
@@ -289,13 +274,17 @@ class ScorecardAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
                     scorecard=obj, cutoffs=cutoffs, actor=request.user
                 )
             except (ValidationError, PermissionDenied) as exc:
-                message = describe_error(exc) if isinstance(exc, ValidationError) else str(exc)
+                message = (
+                    describe_error(exc, model=self.model)
+                    if isinstance(exc, ValidationError)
+                    else str(exc)
+                )
                 self.message_user(request, message, messages.ERROR)
 
     @admin.action(description="提交为挑战者(影子评分)")
     def submit_action(self, request, queryset):
         percent = request.POST.get("shadow_percent") or None
-        _run(
+        run_per_row(
             self,
             request,
             queryset,
@@ -310,7 +299,7 @@ class ScorecardAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="复核晋级为冠军(不能复核自己训练或提交的模型)")
     def promote_action(self, request, queryset):
-        _run(
+        run_per_row(
             self,
             request,
             queryset,
@@ -322,7 +311,7 @@ class ScorecardAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="退役(需填写原因)")
     def retire_action(self, request, queryset):
-        _run(
+        run_per_row(
             self,
             request,
             queryset,
@@ -508,7 +497,11 @@ class ScorecardTrainingAdmin(TenantAdminMixin, admin.ModelAdmin):
         try:
             return super().add_view(request, form_url, extra_context)
         except (ValidationError, PermissionDenied) as exc:
-            message = describe_error(exc) if isinstance(exc, ValidationError) else str(exc)
+            message = (
+                describe_error(exc, model=self.model)
+                if isinstance(exc, ValidationError)
+                else str(exc)
+            )
             self.message_user(request, message, messages.ERROR)
             return self.response_post_save_add(request, None)
 

@@ -30,6 +30,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from common.errors import describe_error
 from org.models import Staff
 from org.tenancy import scope_for
 from risk.artefacts import artefact_dumps, sha256
@@ -462,14 +463,3 @@ def _finish(training_id: int, *, scorecard: Scorecard | None = None, error: str 
         scorecard=scorecard,
         finished_at=timezone.now(),
     )
-
-
-def describe_error(exc: ValidationError) -> str:
-    """``ValidationError`` as one line: ``列名：原因；…``."""
-    if hasattr(exc, "error_dict"):
-        parts = []
-        for field, messages in exc.message_dict.items():
-            text = "；".join(messages)
-            parts.append(text if field == NON_FIELD_ERRORS else f"{field}：{text}")
-        return "；".join(parts)
-    return "；".join(exc.messages)

@@ -164,9 +164,20 @@ def test_retire_action_needs_a_reason(register, client_for):
     draft = register()
     client = client_for("fed_modeller")
     post = {"action": "retire_action", "_selected_action": [draft.pk], "reason": ""}
-    assert "请填写退役原因" in client.post(CHANGELIST, post, follow=True).content.decode()
+    page = client.post(CHANGELIST, post, follow=True).content.decode()
+    assert f"{draft}：请填写退役原因" in page  # the service's own words, no parameter name
     client.post(CHANGELIST, {**post, "reason": "试验结束"})
     assert Scorecard.objects.get(pk=draft.pk).status == Scorecard.Status.RETIRED
+
+
+def test_refused_action_names_the_field_in_chinese(register, client_for):
+    draft = register()
+    client = client_for("fed_modeller")
+    post = {"action": "retire_action", "_selected_action": [draft.pk], "reason": "试验结束"}
+    client.post(CHANGELIST, post)
+    page = client.post(CHANGELIST, post, follow=True).content.decode()
+    assert "状态：该评分卡已退役" in page
+    assert "status：" not in page
 
 
 def test_draft_grade_cutoffs_are_edited_in_the_form(register, client_for):

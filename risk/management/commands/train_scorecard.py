@@ -9,9 +9,10 @@ from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
 from common.audit import audit_context
+from common.errors import describe_error
 from org.models import Institution, Staff
 from risk.models import Scorecard, ScoringSegment
-from risk.registry import describe_error, scorecard_training_create, scorecard_training_run
+from risk.registry import scorecard_training_create, scorecard_training_run
 
 
 class Command(BaseCommand):
