@@ -85,3 +85,22 @@ def test_campaign_list_shows_progress(admin_client, villages):
     response = admin_client.get("/admin/villages/campaign/")
     row = response.context["cl"].result_list[0]
     assert (row.n_households, row.n_archived, row.n_reviewed) == (3, 3, 0)
+
+
+def test_campaign_actions_move_each_row_and_explain_a_refusal(admin_client, villages):
+    campaign = campaign_create(
+        village=villages["v1"],
+        name="北杜村整村授信",
+        starts_on=datetime.date(2026, 10, 1),
+        ends_on=datetime.date(2026, 12, 1),
+    )
+    url = "/admin/villages/campaign/"
+    post = {"action": "start", "_selected_action": [campaign.pk]}
+    page = admin_client.post(url, post, follow=True).content.decode()
+    assert "已开始 1 项" in page
+    campaign.refresh_from_db()
+    assert campaign.status == campaign.Status.IN_PROGRESS
+
+    page = admin_client.post(url, post, follow=True).content.decode()  # already started
+    assert f"{campaign}：状态：活动状态不能从“进行中”变为“进行中”" in page
+    assert "status" not in page.split("messagelist")[1].split("</ul>")[0]

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 
+from common.errors import describe_error
 from org.models import Staff
 
 _ID_SUFFIX = re.compile(r"^[0-9]{3,6}[0-9Xx]?$")
@@ -17,10 +18,10 @@ def acting_staff(request) -> Staff | None:
     return getattr(request.user, "staff", None)
 
 
-def report_errors(request, exc: ValidationError) -> None:
-    for field, errors in exc.message_dict.items():
-        for error in errors:
-            messages.error(request, f"{field}: {error}")
+def report_errors(request, exc: ValidationError, *, model, subject=None) -> None:
+    """A service's refusal as one error message, fields named as the admin names them."""
+    reason = describe_error(exc, model=model)
+    messages.error(request, f"{subject}：{reason}" if subject is not None else reason)
 
 
 class ReadOnlyAdminMixin:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
-from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin
-from villages.admin.base import report_errors
+from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin, run_per_row
 from villages.models import (
     Campaign,
     EconomicArchive,
@@ -128,21 +126,23 @@ class CampaignAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
         )
         obj.pk, obj.bank_id = created.pk, created.bank_id
 
-    def _move(self, request, queryset, to_status):
-        for campaign in queryset:
-            try:
-                campaign_transition(campaign=campaign, to_status=to_status)
-            except ValidationError as exc:
-                report_errors(request, exc)
+    def _move(self, request, queryset, to_status, done: str):
+        run_per_row(
+            self,
+            request,
+            queryset,
+            lambda campaign: campaign_transition(campaign=campaign, to_status=to_status),
+            done,
+        )
 
     @admin.action(description="开始所选活动")
     def start(self, request, queryset):
-        self._move(request, queryset, Campaign.Status.IN_PROGRESS)
+        self._move(request, queryset, Campaign.Status.IN_PROGRESS, "已开始")
 
     @admin.action(description="完成所选活动")
     def complete(self, request, queryset):
-        self._move(request, queryset, Campaign.Status.COMPLETED)
+        self._move(request, queryset, Campaign.Status.COMPLETED, "已完成")
 
     @admin.action(description="取消所选活动")
     def cancel(self, request, queryset):
-        self._move(request, queryset, Campaign.Status.CANCELLED)
+        self._move(request, queryset, Campaign.Status.CANCELLED, "已取消")

@@ -142,7 +142,7 @@ class VillageAssignmentAdmin(TenantAdminMixin, admin.ModelAdmin):
                 assigned_by=acting_staff(request),
             )
         except ValidationError as exc:
-            report_errors(request, exc)
+            report_errors(request, exc, model=VillageAssignment)
             return
         obj.pk = created.pk
 

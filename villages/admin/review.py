@@ -84,6 +84,6 @@ class PeerReviewRoundAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin
             try:
                 count = peer_review_round_close(round=round, closed_by=acting_staff(request))
             except ValidationError as exc:
-                report_errors(request, exc)
+                report_errors(request, exc, model=PeerReviewRound, subject=round.title)
             else:
                 self.message_user(request, f"{round.title}：已汇总 {count} 户评议结果")
