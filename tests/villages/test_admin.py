@@ -6,7 +6,8 @@ import datetime
 import pytest
 from django.contrib.auth import get_user_model
 
-from villages.models import Household
+from org.models import Staff
+from villages.models import Household, VillageAssignment
 from villages.services import campaign_create
 
 User = get_user_model()
@@ -104,3 +105,19 @@ def test_campaign_actions_move_each_row_and_explain_a_refusal(admin_client, vill
     page = admin_client.post(url, post, follow=True).content.decode()  # already started
     assert f"{campaign}：状态：活动状态不能从“进行中”变为“进行中”" in page
     assert "status" not in page.split("messagelist")[1].split("</ul>")[0]
+
+
+def test_assigning_someone_who_is_not_an_account_manager_is_refused_on_the_form(
+    admin_client, villages
+):
+    clerk = Staff.objects.get(user__username="b1_admin")
+    before = VillageAssignment.objects.count()
+    response = admin_client.post(
+        "/admin/villages/villageassignment/add/",
+        {"village": villages["v1"].pk, "account_manager": clerk.pk},
+    )
+    assert response.status_code == 200  # the form again, not a redirect with "added"
+    assert response.context["adminform"].form.errors["account_manager"] == [
+        f"{clerk.full_name}不是客户经理"
+    ]
+    assert VillageAssignment.objects.count() == before

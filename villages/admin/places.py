@@ -17,6 +17,7 @@ from villages.models import (
 from villages.services import (
     division_create,
     village_assign,
+    village_assignment_check,
     village_create,
     village_unassign,
 )
@@ -117,8 +118,11 @@ class AssignmentForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         village, manager = cleaned.get("village"), cleaned.get("account_manager")
-        if village and manager and manager.bank_id != village.bank_id:
-            self.add_error("account_manager", "只能指派本行社的客户经理")
+        if village and manager:
+            try:
+                village_assignment_check(village=village, account_manager=manager)
+            except ValidationError as exc:
+                self.add_error(None, exc)
         return cleaned
 
 

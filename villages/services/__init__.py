@@ -17,6 +17,7 @@ from villages.services.peer_review import (
 from villages.services.places import (
     division_create,
     village_assign,
+    village_assignment_check,
     village_create,
     village_unassign,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "peer_review_vote_cast",
     "photo_check",
     "village_assign",
+    "village_assignment_check",
     "village_create",
     "village_unassign",
     "visit_photo_add",

@@ -37,15 +37,21 @@ def village_create(*, division: Division, branch: Institution, name: str = "") -
     )
 
 
+def village_assignment_check(*, village: Village, account_manager: Staff) -> None:
+    """Raise ``ValidationError`` unless ``account_manager`` may serve ``village``. Writes nothing:
+    the admin form calls it so a refusal shows on the form instead of after a save."""
+    if account_manager.bank_id != village.bank_id:
+        raise ValidationError({"account_manager": "只能指派本行社的客户经理"})
+    if not account_manager.user.groups.filter(name=Role.ACCOUNT_MANAGER.label).exists():
+        raise ValidationError({"account_manager": f"{account_manager.full_name}不是客户经理"})
+
+
 @transaction.atomic
 def village_assign(
     *, village: Village, account_manager: Staff, assigned_by: Staff | None = None
 ) -> VillageAssignment:
     """Make ``account_manager`` serve ``village``; assigning twice is a no-op."""
-    if account_manager.bank_id != village.bank_id:
-        raise ValidationError({"account_manager": "只能指派本行社的客户经理"})
-    if not account_manager.user.groups.filter(name=Role.ACCOUNT_MANAGER.label).exists():
-        raise ValidationError({"account_manager": f"{account_manager.full_name}不是客户经理"})
+    village_assignment_check(village=village, account_manager=account_manager)
     current = VillageAssignment.objects.current().filter(
         village=village, account_manager=account_manager
     )
