@@ -31,6 +31,7 @@ from risk.models import (
     ScoringJob,
     ScoringSegment,
 )
+from risk.scoring import check_grade_cutoffs
 
 
 class ScorecardActionForm(admin.helpers.ActionForm):
@@ -62,9 +63,17 @@ class ScorecardForm(forms.ModelForm):
     def clean_grade_cutoffs_text(self):
         text = self.cleaned_data["grade_cutoffs_text"].strip()
         try:
-            return json.loads(text) if text else []
+            cutoffs = json.loads(text) if text else []
         except json.JSONDecodeError as exc:
             raise ValidationError(f"不是有效的 JSON：{exc.msg}") from exc
+        if cutoffs == self.instance.grade_cutoffs:
+            return cutoffs  # unchanged (a scorecard in use keeps whatever it was trained with)
+        # The service's own check, here so a refusal shows on the form rather than beside a
+        # "changed" message after the save.
+        try:
+            return check_grade_cutoffs(cutoffs)
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["grade_cutoffs"]) from None
 
 
 class StatusChangeInline(admin.TabularInline):
@@ -267,8 +276,9 @@ class ScorecardAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
         return mark_safe(admin_views.psi_chart_html(obj))  # template output, autoescaped
 
     def save_model(self, request, obj, form, change):
+        # Only a draft's form has the field; a scorecard in use has nothing to save here.
         cutoffs = form.cleaned_data.get("grade_cutoffs_text")
-        if change and cutoffs != obj.grade_cutoffs:
+        if change and "grade_cutoffs_text" in form.cleaned_data and cutoffs != obj.grade_cutoffs:
             try:
                 registry.scorecard_set_grade_cutoffs(
                     scorecard=obj, cutoffs=cutoffs, actor=request.user

@@ -195,6 +195,36 @@ def test_draft_grade_cutoffs_are_edited_in_the_form(register, client_for):
     assert draft.grade_cutoffs == [["优", 640], ["良", 600], ["差", 0]]
 
 
+def test_bad_grade_cutoffs_are_refused_on_the_form(register, client_for):
+    draft = register()
+    before = draft.grade_cutoffs
+    response = client_for("fed_modeller").post(
+        f"{CHANGELIST}{draft.pk}/change/",
+        {
+            "grade_cutoffs_text": '[["良", 600], ["优", 640]]',
+            "status_changes-TOTAL_FORMS": "0",
+            "status_changes-INITIAL_FORMS": "1",
+        },
+    )
+    assert response.status_code == 200  # the form again, not "changed successfully"
+    assert response.context["adminform"].form.errors["grade_cutoffs_text"] == [
+        "分数线须从高到低排列(最好的评级在前)"
+    ]
+    draft.refresh_from_db()
+    assert draft.grade_cutoffs == before
+
+
+def test_saving_a_champion_page_changes_nothing_and_raises_no_error(champion, client_for):
+    response = client_for("fed_admin").post(
+        f"{CHANGELIST}{champion.pk}/change/",
+        {"status_changes-TOTAL_FORMS": "0", "status_changes-INITIAL_FORMS": "2"},
+        follow=True,
+    )
+    shown = [str(m) for m in response.context["messages"]]
+    assert not any("只有草稿" in m for m in shown), shown
+    assert Scorecard.objects.get(pk=champion.pk).status == Scorecard.Status.CHAMPION
+
+
 def test_training_is_started_from_the_admin(
     staff, client_for, media, django_capture_on_commit_callbacks
 ):
