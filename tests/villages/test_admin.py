@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from org.models import Staff
-from villages.models import Household, VillageAssignment
+from villages.models import Campaign, Household, Village, VillageAssignment
 from villages.services import campaign_create
 
 User = get_user_model()
@@ -121,3 +121,54 @@ def test_assigning_someone_who_is_not_an_account_manager_is_refused_on_the_form(
         f"{clerk.full_name}不是客户经理"
     ]
     assert VillageAssignment.objects.count() == before
+
+
+def test_a_second_open_campaign_for_a_village_is_refused_on_the_form(admin_client, villages):
+    campaign_create(
+        village=villages["v1"],
+        name="北杜村整村授信",
+        starts_on=datetime.date(2026, 10, 1),
+        ends_on=datetime.date(2026, 12, 1),
+    )
+    response = admin_client.post(
+        "/admin/villages/campaign/add/",
+        {
+            "village": villages["v1"].pk,
+            "name": "又一次",
+            "starts_on": "2026-10-02",
+            "ends_on": "2026-12-01",
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["village"] == [
+        "北杜村已有未结束的整村授信活动"
+    ]
+    assert not Campaign.objects.filter(name="又一次").exists()
+
+
+def test_campaign_dates_in_the_wrong_order_are_explained(admin_client, villages):
+    response = admin_client.post(
+        "/admin/villages/campaign/add/",
+        {
+            "village": villages["v1"].pk,
+            "name": "倒排",
+            "starts_on": "2026-12-01",
+            "ends_on": "2026-10-01",
+        },
+    )
+    assert response.status_code == 200
+    assert "计划结束日期不能早于开始日期" in str(response.context["adminform"].form.errors)
+    assert not Campaign.objects.filter(name="倒排").exists()
+
+
+def test_a_village_already_held_by_the_bank_is_refused_on_the_form(admin_client, villages):
+    village = villages["v1"]
+    response = admin_client.post(
+        "/admin/villages/village/add/",
+        {"division": village.division_id, "name": "重复", "branch": village.branch_id},
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["division"] == [
+        f"{village.division.name}已由本行社管辖"
+    ]
+    assert Village.objects.filter(division=village.division).count() == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
@@ -17,6 +18,7 @@ from villages.models import (
 )
 from villages.services import (
     campaign_create,
+    campaign_create_check,
     campaign_transition,
 )
 
@@ -25,6 +27,18 @@ class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
         fields = ["village", "name", "starts_on", "ends_on", "lead"]
+
+    def clean(self):
+        cleaned = super().clean()
+        needed = ("village", "starts_on", "ends_on")
+        if self.instance._state.adding and all(cleaned.get(name) for name in needed):
+            try:
+                campaign_create_check(
+                    **{name: cleaned[name] for name in needed}, lead=cleaned.get("lead")
+                )
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return cleaned
 
 
 @admin.register(Campaign)

@@ -19,6 +19,7 @@ from villages.services import (
     village_assign,
     village_assignment_check,
     village_create,
+    village_create_check,
     village_unassign,
 )
 
@@ -58,6 +59,16 @@ class VillageForm(forms.ModelForm):
     class Meta:
         model = Village
         fields = ["division", "name", "branch", "is_credit_village"]
+
+    def clean(self):
+        cleaned = super().clean()
+        division, branch = cleaned.get("division"), cleaned.get("branch")
+        if self.instance._state.adding and division and branch:
+            try:
+                village_create_check(division=division, branch=branch)
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return cleaned
 
 
 @admin.register(Village)

@@ -60,6 +60,7 @@ class Campaign(models.Model):
             models.CheckConstraint(
                 condition=models.Q(ends_on__gte=models.F("starts_on")),
                 name="campaign_dates_ordered",
+                violation_error_message="计划结束日期不能早于开始日期",
             ),
         ]
 

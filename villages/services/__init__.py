@@ -1,6 +1,10 @@
 """Every write of the villages app. Admin, API, imports and tasks call these."""
 
-from villages.services.campaigns import campaign_create, campaign_transition
+from villages.services.campaigns import (
+    campaign_create,
+    campaign_create_check,
+    campaign_transition,
+)
 from villages.services.households import (
     archive_clean_figures,
     archive_upsert,
@@ -19,6 +23,7 @@ from villages.services.places import (
     village_assign,
     village_assignment_check,
     village_create,
+    village_create_check,
     village_unassign,
 )
 from villages.services.visits import field_visit_record, photo_check, visit_photo_add
@@ -28,6 +33,7 @@ __all__ = [
     "archive_clean_figures",
     "archive_upsert",
     "campaign_create",
+    "campaign_create_check",
     "campaign_transition",
     "division_create",
     "field_visit_record",
@@ -41,6 +47,7 @@ __all__ = [
     "village_assign",
     "village_assignment_check",
     "village_create",
+    "village_create_check",
     "village_unassign",
     "visit_photo_add",
 ]

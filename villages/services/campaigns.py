@@ -19,15 +19,15 @@ _TRANSITIONS = {
 }
 
 
-@transaction.atomic
-def campaign_create(
+def campaign_create_check(
     *,
     village: Village,
-    name: str,
     starts_on: datetime.date,
     ends_on: datetime.date,
     lead: Staff | None = None,
-) -> Campaign:
+) -> None:
+    """Raise ``ValidationError`` unless such a campaign may start. Writes nothing: the admin form
+    calls it so a refusal shows on the form."""
     if ends_on < starts_on:
         raise ValidationError({"ends_on": "计划结束日期不能早于开始日期"})
     active = Campaign.objects.filter(
@@ -37,6 +37,18 @@ def campaign_create(
         raise ValidationError({"village": f"{village.name}已有未结束的整村授信活动"})
     if lead is not None and lead.bank_id != village.bank_id:
         raise ValidationError({"lead": "负责人须为本行社员工"})
+
+
+@transaction.atomic
+def campaign_create(
+    *,
+    village: Village,
+    name: str,
+    starts_on: datetime.date,
+    ends_on: datetime.date,
+    lead: Staff | None = None,
+) -> Campaign:
+    campaign_create_check(village=village, starts_on=starts_on, ends_on=ends_on, lead=lead)
     return Campaign.objects.create(
         village=village,
         bank_id=village.bank_id,

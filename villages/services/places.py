@@ -24,14 +24,20 @@ def division_create(
     return Division.objects.create(code=code, name=name.strip(), level=level, parent=parent)
 
 
-@transaction.atomic
-def village_create(*, division: Division, branch: Institution, name: str = "") -> Village:
+def village_create_check(*, division: Division, branch: Institution) -> None:
+    """Raise ``ValidationError`` unless ``branch`` may take on ``division`` as a village. Writes
+    nothing: the admin form calls it so a refusal shows on the form."""
     if division.level != Division.Level.VILLAGE:
         raise ValidationError({"division": "请选择村级区划"})
     if branch.kind != Institution.Kind.BRANCH:
         raise ValidationError({"branch": "行政村只能由支行管辖"})
     if Village.objects.filter(bank_id=branch.bank_id, division=division).exists():
         raise ValidationError({"division": f"{division.name}已由本行社管辖"})
+
+
+@transaction.atomic
+def village_create(*, division: Division, branch: Institution, name: str = "") -> Village:
+    village_create_check(division=division, branch=branch)
     return Village.objects.create(
         division=division, name=name or division.name, branch=branch, bank_id=branch.bank_id
     )
