@@ -34,6 +34,16 @@ def run_per_row(
         modeladmin.message_user(request, f"{success} {done} 项", messages.SUCCESS)
 
 
+def add_service_errors(form, exc: ValidationError) -> None:
+    """A service's refusal shown on the admin form: each message by the field it names when the
+    form has that field, otherwise at the top of the form."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
 class TenantAdminMixin:
     """Scope the changelist, the change form and foreign-key choices to the user's bank.
 

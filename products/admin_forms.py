@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from org.admin_mixins import add_service_errors
 from org.models import Institution
 from products import policy
 from products.models import (
@@ -19,7 +20,12 @@ from products.models import (
 )
 from products.parameters import PARAMETERS, parameter_label
 from products.schedule import RepaymentMethod
-from products.services import lpr_check, product_version_validate
+from products.services import (
+    lpr_check,
+    product_create_check,
+    product_update_check,
+    product_version_validate,
+)
 
 
 def _checkboxes(label: str, choices) -> forms.MultipleChoiceField:
@@ -63,6 +69,32 @@ class ProductForm(forms.ModelForm):
             self.fields["parent"].queryset = (
                 Product.objects.visible_to(user).filter(parent__isnull=True).order_by("code")
             )
+
+    def clean(self):
+        """The service's own checks, so a refusal shows on the form instead of failing the save."""
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        shared = {
+            "name": cleaned.get("name") or "",
+            "purpose": cleaned.get("purpose") or "",
+            "segments": cleaned.get("segments") or [],
+            "channels": cleaned.get("channels") or [],
+        }
+        try:
+            if self.instance.pk is None:
+                product_create_check(
+                    code=cleaned.get("code") or "",
+                    series=cleaned.get("series") or "",
+                    owner=cleaned.get("owner"),
+                    parent=cleaned.get("parent"),
+                    **shared,
+                )
+            else:
+                product_update_check(product=self.instance, **shared)
+        except ValidationError as exc:
+            add_service_errors(self, exc)
+        return cleaned
 
 
 class ProductActionForm(admin.helpers.ActionForm):
@@ -116,8 +148,7 @@ class ProductVersionForm(forms.ModelForm):
                 version=self.instance if self.instance.pk else None,
             )
         except ValidationError as exc:
-            for field, messages in exc.message_dict.items():
-                self.add_error(field if field in self.fields else None, messages)
+            add_service_errors(self, exc)
         return cleaned
 
 
@@ -136,6 +167,5 @@ class LoanPrimeRateForm(forms.ModelForm):
                     lpr_5y_plus=cleaned["lpr_5y_plus"],
                 )
             except ValidationError as exc:
-                for field, messages in exc.message_dict.items():
-                    self.add_error(field, messages)
+                add_service_errors(self, exc)
         return cleaned

@@ -8,10 +8,12 @@ concern; import from here.
 
 from products.services._catalogue import (
     product_create,
+    product_create_check,
     product_resume,
     product_retire,
     product_suspend,
     product_update,
+    product_update_check,
 )
 from products.services._clone import product_clone, product_pin
 from products.services._lpr import lpr_check, lpr_import_rows, lpr_record
@@ -31,11 +33,13 @@ __all__ = [
     "lpr_record",
     "product_clone",
     "product_create",
+    "product_create_check",
     "product_pin",
     "product_resume",
     "product_retire",
     "product_suspend",
     "product_update",
+    "product_update_check",
     "product_version_activate",
     "product_version_create",
     "product_version_derive",

@@ -70,6 +70,34 @@ def _check_parent(parent: Product | None, owner: Institution | None) -> None:
         raise ValidationError({"parent": "上级产品已下架"})
 
 
+def product_create_check(
+    *,
+    code: str,
+    name: str,
+    series: str,
+    purpose: str,
+    segments: Iterable[str],
+    channels: Iterable[str],
+    owner: Institution | None = None,
+    parent: Product | None = None,
+) -> tuple[list[str], list[str]]:
+    """Raise ``ValidationError`` unless such a product may be created; returns the segments and
+    channels as they will be stored. Writes nothing and checks no permission: the admin form
+    calls it so a refusal shows on the form."""
+    if owner is not None and owner.kind != Institution.Kind.BANK:
+        raise ValidationError({"owner": "产品只能归属省联社或法人行社"})
+    if not code.strip():
+        raise ValidationError({"code": "请填写产品代码"})
+    if not name.strip():
+        raise ValidationError({"name": "请填写产品名称"})
+    if Product.objects.filter(code=code.strip()).exists():
+        raise ValidationError({"code": f"产品代码 {code.strip()} 已存在"})
+    _check_parent(parent, owner)
+    return _check_identity(
+        series=series, purpose=purpose, segments=segments, channels=channels, parent=parent
+    )
+
+
 @transaction.atomic
 def product_create(
     *,
@@ -85,20 +113,20 @@ def product_create(
     description: str = "",
 ) -> Product:
     """A new product in draft; its parameters come with its first version."""
-    code, name = code.strip(), name.strip()
     if owner is not None and owner.kind != Institution.Kind.BANK:
         raise ValidationError({"owner": "产品只能归属省联社或法人行社"})
     policy.check_manage_owner(actor, owner.pk if owner else None, perm="products.add_product")
-    if not code:
-        raise ValidationError({"code": "请填写产品代码"})
-    if not name:
-        raise ValidationError({"name": "请填写产品名称"})
-    if Product.objects.filter(code=code).exists():
-        raise ValidationError({"code": f"产品代码 {code} 已存在"})
-    _check_parent(parent, owner)
-    segments, channels = _check_identity(
-        series=series, purpose=purpose, segments=segments, channels=channels, parent=parent
+    segments, channels = product_create_check(
+        code=code,
+        name=name,
+        series=series,
+        purpose=purpose,
+        segments=segments,
+        channels=channels,
+        owner=owner,
+        parent=parent,
     )
+    code, name = code.strip(), name.strip()
     product = Product.objects.create(
         code=code,
         name=name,
@@ -132,16 +160,8 @@ def product_update(
         Product.objects.select_for_update(of=("self",)).select_related("parent").get(pk=product.pk)
     )
     policy.check_manage_owner(actor, product.owner_id)
-    if product.status == ProductStatus.RETIRED:
-        raise ValidationError({"status": "已下架的产品不能修改"})
-    if not name.strip():
-        raise ValidationError({"name": "请填写产品名称"})
-    segments, channels = _check_identity(
-        series=product.series,
-        purpose=purpose,
-        segments=segments,
-        channels=channels,
-        parent=product.parent,
+    segments, channels = product_update_check(
+        product=product, name=name, purpose=purpose, segments=segments, channels=channels
     )
     product.name = name.strip()
     product.purpose = purpose
@@ -152,6 +172,29 @@ def product_update(
         update_fields=["name", "purpose", "segments", "channels", "description", "updated_at"]
     )
     return product
+
+
+def product_update_check(
+    *,
+    product: Product,
+    name: str,
+    purpose: str,
+    segments: Iterable[str],
+    channels: Iterable[str],
+) -> tuple[list[str], list[str]]:
+    """Raise ``ValidationError`` unless ``product`` may take these descriptive fields; returns the
+    segments and channels as they will be stored. Writes nothing (see ``product_create_check``)."""
+    if product.status == ProductStatus.RETIRED:
+        raise ValidationError({"status": "已下架的产品不能修改"})
+    if not name.strip():
+        raise ValidationError({"name": "请填写产品名称"})
+    return _check_identity(
+        series=product.series,
+        purpose=purpose,
+        segments=segments,
+        channels=channels,
+        parent=product.parent,
+    )
 
 
 @transaction.atomic

@@ -8,7 +8,12 @@ import pytest
 from django.test import Client
 
 from products.models import Product, ProductVersion, VersionStatus
-from products.services import product_version_derive, product_version_submit, product_version_update
+from products.services import (
+    product_retire,
+    product_version_derive,
+    product_version_submit,
+    product_version_update,
+)
 
 pytestmark = pytest.mark.urls("tests.products.urls")
 
@@ -199,3 +204,54 @@ def test_version_changelist_and_lpr_pages_load(catalogue, admin_client_for):
     assert client.get("/admin/products/loanprimerate/").status_code == 200
     assert client.get("/admin/products/productstatuschange/").status_code == 200
     assert ProductVersion.objects.count() == 4
+
+
+_INLINES_EMPTY = {
+    "versions-TOTAL_FORMS": "0",
+    "versions-INITIAL_FORMS": "0",
+    "status_changes-TOTAL_FORMS": "0",
+    "status_changes-INITIAL_FORMS": "0",
+}
+
+
+def test_sub_product_wider_than_its_parent_is_refused_on_the_form(
+    catalogue, admin_client_for, province
+):
+    response = admin_client_for("b1_risk").post(
+        "/admin/products/product/add/",
+        {
+            "code": "YD-9",
+            "name": "个体户子产品",
+            "series": "credit",
+            "purpose": "farm_business",
+            "segments": ["individual_business"],
+            "channels": ["pad"],
+            "owner": province["bank1"].pk,
+            "parent": catalogue.pk,
+            **_INLINES_EMPTY,
+        },
+    )
+    assert response.status_code == 200  # the form again, with the reason by the field
+    assert response.context["adminform"].form.errors["segments"] == [
+        "上级产品不面向这些客群：个体工商户"
+    ]
+    assert not Product.objects.filter(code="YD-9").exists()
+
+
+def test_a_retired_product_cannot_be_edited(catalogue, admin_client_for, users):
+    product = Product.objects.get(code="FED-2")  # no sub-products
+    product_retire(product=product, actor=users["fed_admin"], reason="停办")
+    response = admin_client_for("fed_admin").post(
+        f"/admin/products/product/{product.pk}/change/",
+        {
+            "name": "改名",
+            "purpose": product.purpose,
+            "segments": product.segments,
+            "channels": product.channels,
+            **_INLINES_EMPTY,
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors() == ["已下架的产品不能修改"]
+    product.refresh_from_db()
+    assert product.name != "改名"

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
-from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin, run_per_row
+from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin, add_service_errors, run_per_row
 from villages.models import (
     Campaign,
     EconomicArchive,
@@ -37,7 +37,7 @@ class CampaignForm(forms.ModelForm):
                     **{name: cleaned[name] for name in needed}, lead=cleaned.get("lead")
                 )
             except ValidationError as exc:
-                self.add_error(None, exc)
+                add_service_errors(self, exc)
         return cleaned
 
 

@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 
-from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin
+from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin, add_service_errors
 from villages.admin.base import acting_staff, report_errors
 from villages.models import (
     Division,
@@ -67,7 +67,7 @@ class VillageForm(forms.ModelForm):
             try:
                 village_create_check(division=division, branch=branch)
             except ValidationError as exc:
-                self.add_error(None, exc)
+                add_service_errors(self, exc)
         return cleaned
 
 
@@ -133,7 +133,7 @@ class AssignmentForm(forms.ModelForm):
             try:
                 village_assignment_check(village=village, account_manager=manager)
             except ValidationError as exc:
-                self.add_error(None, exc)
+                add_service_errors(self, exc)
         return cleaned
 
 
