@@ -172,3 +172,23 @@ def test_a_village_already_held_by_the_bank_is_refused_on_the_form(admin_client,
         f"{village.division.name}已由本行社管辖"
     ]
     assert Village.objects.filter(division=village.division).count() == 1
+
+
+def test_a_bad_phone_is_refused_on_the_household_form(admin_client, villages):
+    household = villages["v1_households"][0]
+    response = admin_client.post(
+        f"/admin/villages/household/{household.pk}/change/",
+        {
+            "group_name": household.group_name,
+            "address": household.address,
+            "phone": "12345",
+            "members-TOTAL_FORMS": "0",
+            "members-INITIAL_FORMS": "0",
+            "archives-TOTAL_FORMS": "0",
+            "archives-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 200
+    assert "phone" in response.context["adminform"].form.errors
+    household.refresh_from_db()
+    assert household.phone != "12345"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import Count
 
 from common.masking import mask_id_number, mask_phone
@@ -20,6 +21,7 @@ from villages.models import (
 from villages.services import (
     household_upsert,
 )
+from villages.validation import FieldError, clean_mobile
 
 
 class MemberInline(admin.TabularInline):
@@ -84,6 +86,13 @@ class HouseholdForm(forms.ModelForm):
     class Meta:
         model = Household
         fields = ["group_name", "address", "phone"]
+
+    def clean_phone(self):
+        # The rule the import and the API apply, so the save's service never refuses it.
+        try:
+            return clean_mobile(self.cleaned_data["phone"])
+        except FieldError as exc:
+            raise ValidationError(exc.message) from None
 
 
 @admin.register(Household)
