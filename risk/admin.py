@@ -542,6 +542,24 @@ class ScoringSegmentAdmin(admin.ModelAdmin):
         return False
 
 
+class GradeFilter(admin.SimpleListFilter):
+    """The grades the scorecards define (best first), read from their cut-offs: listing the
+    grades actually present in the scores would scan every score for each page shown."""
+
+    title = "评级"
+    parameter_name = "grade"
+
+    def lookups(self, request, model_admin):
+        grades = {}
+        for cutoffs in Scorecard.objects.order_by("pk").values_list("grade_cutoffs", flat=True):
+            for grade, _ in cutoffs or []:
+                grades.setdefault(grade, grade)
+        return list(grades.items())
+
+    def queryset(self, request, queryset):
+        return queryset.filter(grade=self.value()) if self.value() else queryset
+
+
 @admin.register(HouseholdScore)
 class HouseholdScoreAdmin(ReadOnlyAdmin):
     list_display = [
@@ -553,10 +571,16 @@ class HouseholdScoreAdmin(ReadOnlyAdmin):
         "probability_of_default",
         "scored_at",
     ]
-    list_filter = ["role", "grade"]
+    # Scored-at links (today, past 7 days, this month, this year) rather than a date hierarchy:
+    # the hierarchy lists the distinct days of every score first, a scan of the whole table.
+    list_filter = ["role", GradeFilter, "scored_at"]
     list_select_related = ["household__head", "scorecard"]
     raw_id_fields = ["household", "job"]
-    date_hierarchy = "scored_at"
+    # Newest first by id, which follows insertion: the page is then read backwards off the primary
+    # key, 100 rows and their joins. By the model's ``-scored_at`` (with the ``-pk`` tie-break the
+    # admin adds) PostgreSQL joins and sorts every score first — measured 2.1 s for 1.5 million
+    # scores; a batch gives a million rows the same ``scored_at``, so an index on it would not help.
+    ordering = ["-id"]
     show_full_result_count = False
     # The stored codes and values are compact (see HouseholdScore); the page shows them as the
     # account manager reads them.

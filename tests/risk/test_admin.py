@@ -280,3 +280,20 @@ def test_every_risk_page_opens(champion, villages, client_for, username):
     history = client.get(f"{CHANGELIST}{champion.pk}/history/")
     assert history.status_code == 200
     assert "变更历史" in history.content.decode()
+
+
+def test_score_list_is_newest_first_and_filters_by_the_scorecards_grades(
+    champion, villages, client_for
+):
+    first, second = villages["v1_households"][:2]
+    older = score_household(household=first)
+    newer = score_household(household=second)
+    client = client_for("fed_admin")
+    page = client.get("/admin/risk/householdscore/")
+    assert [s.pk for s in page.context["cl"].result_list][:2] == [newer.pk, older.pk]
+    grade_filter = next(f for f in page.context["cl"].filter_specs if f.title == "评级")
+    offered = [value for value, _ in grade_filter.lookup_choices]
+    assert offered == [grade for grade, _ in champion.grade_cutoffs]  # best first
+    filtered = client.get("/admin/risk/householdscore/", {"grade": older.grade})
+    shown = filtered.context["cl"].result_list
+    assert {s.grade for s in shown} == {older.grade}

@@ -192,3 +192,10 @@ def test_a_bad_phone_is_refused_on_the_household_form(admin_client, villages):
     assert "phone" in response.context["adminform"].form.errors
     household.refresh_from_db()
     assert household.phone != "12345"
+
+
+def test_village_list_counts_each_villages_households(admin_client, villages):
+    Household.objects.create(village=villages["v1"], bank=villages["v1"].bank, address="新户")
+    page = admin_client.get("/admin/villages/village/")
+    counts = {v.pk: v.households_total for v in page.context["cl"].result_list}
+    assert counts == {villages["v1"].pk: 4}  # three from the fixture, one new; v2 is another bank's
