@@ -112,6 +112,9 @@ class HouseholdAdmin(HouseholdSearchMixin, AuditHistoryMixin, TenantAdminMixin, 
     list_filter = ["list_colour", "village", "village__campaigns__status"]
     search_fields = ["head__name", "address"]
     list_select_related = ["head", "village"]
+    # A province holds millions of households: a filtered page counts its own matches only, not
+    # the whole table again for "(共 N 条)".
+    show_full_result_count = False
     readonly_fields = [
         "village",
         "head",
@@ -171,6 +174,7 @@ class MemberAdmin(
     list_filter = ["relation", "sex", "household__village"]
     search_fields = ["name"]
     list_select_related = ["household__head"]
+    show_full_result_count = False  # as HouseholdAdmin
     exclude = ["id_number", "phone"]
     readonly_fields = ["masked_id", "masked_phone"]
 
@@ -198,6 +202,7 @@ class EconomicArchiveAdmin(
     ]
     list_filter = ["has_business", "survey_date", "household__village"]
     list_select_related = ["household__head"]
+    show_full_result_count = False  # as HouseholdAdmin
     date_hierarchy = "survey_date"
 
     @admin.display(description="家庭净收入(元/年)")
