@@ -24,6 +24,7 @@ from products.services import (
     lpr_check,
     product_create_check,
     product_update_check,
+    product_version_create_check,
     product_version_validate,
 )
 
@@ -140,6 +141,12 @@ class ProductVersionForm(forms.ModelForm):
         if product is None or self.errors:
             return cleaned
         try:
+            if self.instance.pk is None:
+                # Whether the product may take a new version at all (retired, or a draft or
+                # pending version already open), so that is refused here, not by the save.
+                product_version_create_check(
+                    product=product, effective_from=cleaned.get("effective_from")
+                )
             product_version_validate(
                 product=product,
                 parameters={name: cleaned.get(name) for name in PARAMETERS},

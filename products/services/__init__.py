@@ -20,6 +20,7 @@ from products.services._lpr import lpr_check, lpr_import_rows, lpr_record
 from products.services._versions import (
     product_version_activate,
     product_version_create,
+    product_version_create_check,
     product_version_derive,
     product_version_send_back,
     product_version_submit,
@@ -42,6 +43,7 @@ __all__ = [
     "product_update_check",
     "product_version_activate",
     "product_version_create",
+    "product_version_create_check",
     "product_version_derive",
     "product_version_send_back",
     "product_version_submit",

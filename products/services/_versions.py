@@ -76,6 +76,19 @@ def _check_effective_from(effective_from: date | None) -> None:
         raise ValidationError({"effective_from": "生效日期不能早于今天(不可追溯生效)"})
 
 
+def product_version_create_check(*, product: Product, effective_from: date | None = None) -> None:
+    """Raise ``ValidationError`` unless ``product`` may take a new draft version (not retired,
+    no draft or pending version open, not back-dated). Writes nothing and checks no permission:
+    the admin's version form calls it, because the form cannot apply the one-open-version
+    constraint itself (it turns on a status the form does not have) and the refusal would
+    otherwise come from the save, as a server error."""
+    if product.status == ProductStatus.RETIRED:
+        raise ValidationError({"product": "已下架的产品不能新增版本"})
+    if product.versions.filter(status__in=[VersionStatus.DRAFT, VersionStatus.PENDING]).exists():
+        raise ValidationError({"product": "该产品已有未生效的版本(草稿或待复核)，请先处理"})
+    _check_effective_from(effective_from)
+
+
 @transaction.atomic
 def product_version_create(
     *,
@@ -90,11 +103,7 @@ def product_version_create(
     sub-product every unset parameter is inherited."""
     product = lock_product(product)
     policy.check_manage_owner(actor, product.owner_id)
-    if product.status == ProductStatus.RETIRED:
-        raise ValidationError({"product": "已下架的产品不能新增版本"})
-    if product.versions.filter(status__in=[VersionStatus.DRAFT, VersionStatus.PENDING]).exists():
-        raise ValidationError({"product": "该产品已有未生效的版本(草稿或待复核)，请先处理"})
-    _check_effective_from(effective_from)
+    product_version_create_check(product=product, effective_from=effective_from)
     number = (product.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     version = ProductVersion(
         product=product,

@@ -255,3 +255,30 @@ def test_a_retired_product_cannot_be_edited(catalogue, admin_client_for, users):
     assert response.context["adminform"].form.non_field_errors() == ["已下架的产品不能修改"]
     product.refresh_from_db()
     assert product.name != "改名"
+
+
+def test_a_new_version_is_refused_on_the_form_while_another_is_open(
+    users, catalogue, admin_client_for
+):
+    product_version_derive(product=catalogue, actor=users["fed_admin"])  # the open draft
+    before = ProductVersion.objects.filter(product=catalogue).count()
+    response = admin_client_for("fed_admin").post(
+        "/admin/products/productversion/add/", {"product": catalogue.pk, "change_note": "再建一版"}
+    )
+    assert response.status_code == 200  # the form again, not a server error
+    assert response.context["adminform"].form.errors["product"] == [
+        "该产品已有未生效的版本(草稿或待复核)，请先处理"
+    ]
+    assert ProductVersion.objects.filter(product=catalogue).count() == before
+
+
+def test_a_retired_product_takes_no_new_version(users, catalogue, admin_client_for):
+    product = Product.objects.get(code="FED-2")  # no sub-products
+    product_retire(product=product, actor=users["fed_admin"], reason="停办")
+    before = ProductVersion.objects.filter(product=product).count()
+    response = admin_client_for("fed_admin").post(
+        "/admin/products/productversion/add/", {"product": product.pk, "change_note": "新版"}
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["product"] == ["已下架的产品不能新增版本"]
+    assert ProductVersion.objects.filter(product=product).count() == before
