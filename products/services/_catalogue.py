@@ -90,6 +90,13 @@ def product_create_check(
         raise ValidationError({"code": "请填写产品代码"})
     if not name.strip():
         raise ValidationError({"name": "请填写产品名称"})
+    # The form limits what staff type, but a clone makes its code and name by adding the bank's
+    # to the source's; too long would otherwise fail the insert as a server error.
+    for field, value in (("code", code.strip()), ("name", name.strip())):
+        limit = Product._meta.get_field(field).max_length
+        if len(value) > limit:
+            label = Product._meta.get_field(field).verbose_name
+            raise ValidationError({field: f"{label} {value} 超过{limit}个字符"})
     if Product.objects.filter(code=code.strip()).exists():
         raise ValidationError({"code": f"产品代码 {code.strip()} 已存在"})
     _check_parent(parent, owner)

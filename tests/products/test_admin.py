@@ -282,3 +282,19 @@ def test_a_retired_product_takes_no_new_version(users, catalogue, admin_client_f
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["product"] == ["已下架的产品不能新增版本"]
     assert ProductVersion.objects.filter(product=product).count() == before
+
+
+def test_a_clone_whose_code_would_be_too_long_is_refused_for_that_row(
+    catalogue, make_product, admin_client_for
+):
+    source = make_product("F" * 36)  # the bank's clone is "SXRCU-YD-" + 36 characters
+    response = admin_client_for("b1_admin").post(
+        "/admin/products/product/",
+        {"action": "clone_action", "_selected_action": [source.pk], "reason": ""},
+        follow=True,
+    )
+    assert response.status_code == 200  # the list again, not a server error
+    assert [str(m) for m in response.context["messages"]] == [
+        f"{source}：产品代码：产品代码 SXRCU-YD-{'F' * 36} 超过40个字符"
+    ]
+    assert not Product.objects.filter(code__startswith="SXRCU-YD-F").exists()
