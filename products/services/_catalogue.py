@@ -95,8 +95,7 @@ def product_create_check(
     for field, value in (("code", code.strip()), ("name", name.strip())):
         limit = Product._meta.get_field(field).max_length
         if len(value) > limit:
-            label = Product._meta.get_field(field).verbose_name
-            raise ValidationError({field: f"{label} {value} 超过{limit}个字符"})
+            raise ValidationError({field: f"“{value}”超过{limit}个字符"})
     if Product.objects.filter(code=code.strip()).exists():
         raise ValidationError({"code": f"产品代码 {code.strip()} 已存在"})
     _check_parent(parent, owner)

@@ -295,6 +295,6 @@ def test_a_clone_whose_code_would_be_too_long_is_refused_for_that_row(
     )
     assert response.status_code == 200  # the list again, not a server error
     assert [str(m) for m in response.context["messages"]] == [
-        f"{source}：产品代码：产品代码 SXRCU-YD-{'F' * 36} 超过40个字符"
+        f"{source}：产品代码：“SXRCU-YD-{'F' * 36}”超过40个字符"
     ]
     assert not Product.objects.filter(code__startswith="SXRCU-YD-F").exists()
