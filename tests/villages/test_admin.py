@@ -199,3 +199,37 @@ def test_village_list_counts_each_villages_households(admin_client, villages):
     page = admin_client.get("/admin/villages/village/")
     counts = {v.pk: v.households_total for v in page.context["cl"].result_list}
     assert counts == {villages["v1"].pk: 4}  # three from the fixture, one new; v2 is another bank's
+
+
+def test_a_campaign_cannot_be_handed_to_another_banks_staff(client, villages):
+    # A superuser's choices are not limited to one bank, so the check itself must hold.
+    client.force_login(User.objects.create_superuser("root", password="x"))
+    campaign = campaign_create(
+        village=villages["v1"],
+        name="北杜村整村授信",
+        starts_on=datetime.date(2026, 10, 1),
+        ends_on=datetime.date(2026, 12, 1),
+    )
+    outsider = Staff.objects.get(user__username="b2_am1")
+    response = client.post(
+        f"/admin/villages/campaign/{campaign.pk}/change/",
+        {"name": "北杜村", "starts_on": "2026-10-01", "ends_on": "2026-12-01", "lead": outsider.pk},
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["lead"] == ["负责人须为本行社员工"]
+    campaign.refresh_from_db()
+    assert (campaign.name, campaign.lead_id) == ("北杜村整村授信", None)
+
+
+def test_assigning_a_manager_already_serving_the_village_says_so(admin_client, villages):
+    manager = Staff.objects.get(user__username="b1_am2")  # serves v1 (fixture)
+    before = VillageAssignment.objects.count()
+    response = admin_client.post(
+        "/admin/villages/villageassignment/add/",
+        {"village": villages["v1"].pk, "account_manager": manager.pk},
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["account_manager"] == [
+        f"{manager.full_name}已是{villages['v1'].name}的包村客户经理"
+    ]
+    assert VillageAssignment.objects.count() == before

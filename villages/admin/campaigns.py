@@ -20,6 +20,8 @@ from villages.services import (
     campaign_create,
     campaign_create_check,
     campaign_transition,
+    campaign_update,
+    campaign_update_check,
 )
 
 
@@ -30,14 +32,21 @@ class CampaignForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        needed = ("village", "starts_on", "ends_on")
-        if self.instance._state.adding and all(cleaned.get(name) for name in needed):
-            try:
-                campaign_create_check(
-                    **{name: cleaned[name] for name in needed}, lead=cleaned.get("lead")
+        starts_on, ends_on, lead = (cleaned.get(n) for n in ("starts_on", "ends_on", "lead"))
+        if not (starts_on and ends_on):
+            return cleaned
+        try:
+            if self.instance._state.adding:
+                if cleaned.get("village"):
+                    campaign_create_check(
+                        village=cleaned["village"], starts_on=starts_on, ends_on=ends_on, lead=lead
+                    )
+            else:
+                campaign_update_check(
+                    campaign=self.instance, starts_on=starts_on, ends_on=ends_on, lead=lead
                 )
-            except ValidationError as exc:
-                add_service_errors(self, exc)
+        except ValidationError as exc:
+            add_service_errors(self, exc)
         return cleaned
 
 
@@ -129,7 +138,13 @@ class CampaignAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(update_fields=["name", "starts_on", "ends_on", "lead"])
+            campaign_update(
+                campaign=obj,
+                name=obj.name,
+                starts_on=obj.starts_on,
+                ends_on=obj.ends_on,
+                lead=obj.lead,
+            )
             return
         created = campaign_create(
             village=obj.village,

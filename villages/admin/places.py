@@ -145,6 +145,13 @@ class AssignmentForm(forms.ModelForm):
                 village_assignment_check(village=village, account_manager=manager)
             except ValidationError as exc:
                 add_service_errors(self, exc)
+            # The service treats a repeat as done (a PAD or task may send it twice); someone
+            # filling in this form means a new assignment and should hear it already exists.
+            current = VillageAssignment.objects.current()
+            if current.filter(village=village, account_manager=manager).exists():
+                self.add_error(
+                    "account_manager", f"{manager.full_name}已是{village.name}的包村客户经理"
+                )
         return cleaned
 
 

@@ -4,6 +4,8 @@ from villages.services.campaigns import (
     campaign_create,
     campaign_create_check,
     campaign_transition,
+    campaign_update,
+    campaign_update_check,
 )
 from villages.services.households import (
     archive_clean_figures,
@@ -35,6 +37,8 @@ __all__ = [
     "campaign_create",
     "campaign_create_check",
     "campaign_transition",
+    "campaign_update",
+    "campaign_update_check",
     "division_create",
     "field_visit_record",
     "household_upsert",

@@ -28,14 +28,32 @@ def campaign_create_check(
 ) -> None:
     """Raise ``ValidationError`` unless such a campaign may start. Writes nothing: the admin form
     calls it so a refusal shows on the form."""
-    if ends_on < starts_on:
-        raise ValidationError({"ends_on": "计划结束日期不能早于开始日期"})
+    _check_dates_and_lead(bank_id=village.bank_id, starts_on=starts_on, ends_on=ends_on, lead=lead)
     active = Campaign.objects.filter(
         village=village, status__in=[Campaign.Status.PLANNED, Campaign.Status.IN_PROGRESS]
     )
     if active.exists():
         raise ValidationError({"village": f"{village.name}已有未结束的整村授信活动"})
-    if lead is not None and lead.bank_id != village.bank_id:
+
+
+def campaign_update_check(
+    *,
+    campaign: Campaign,
+    starts_on: datetime.date,
+    ends_on: datetime.date,
+    lead: Staff | None = None,
+) -> None:
+    """Raise ``ValidationError`` unless ``campaign`` may take these dates and lead (writes
+    nothing; see ``campaign_create_check``)."""
+    _check_dates_and_lead(bank_id=campaign.bank_id, starts_on=starts_on, ends_on=ends_on, lead=lead)
+
+
+def _check_dates_and_lead(
+    *, bank_id: int, starts_on: datetime.date, ends_on: datetime.date, lead: Staff | None
+) -> None:
+    if ends_on < starts_on:
+        raise ValidationError({"ends_on": "计划结束日期不能早于开始日期"})
+    if lead is not None and lead.bank_id != bank_id:
         raise ValidationError({"lead": "负责人须为本行社员工"})
 
 
@@ -57,6 +75,29 @@ def campaign_create(
         ends_on=ends_on,
         lead=lead,
     )
+
+
+@transaction.atomic
+def campaign_update(
+    *,
+    campaign: Campaign,
+    name: str,
+    starts_on: datetime.date,
+    ends_on: datetime.date,
+    lead: Staff | None = None,
+) -> Campaign:
+    """Rename, re-date or hand over a campaign (its village and status stay; the change is
+    audited)."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    campaign_update_check(campaign=campaign, starts_on=starts_on, ends_on=ends_on, lead=lead)
+    campaign.name, campaign.starts_on, campaign.ends_on, campaign.lead = (
+        name,
+        starts_on,
+        ends_on,
+        lead,
+    )
+    campaign.save(update_fields=["name", "starts_on", "ends_on", "lead"])
+    return campaign
 
 
 @transaction.atomic
