@@ -18,7 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from common.errors import describe_error
-from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin, run_per_row
+from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin, add_service_errors, run_per_row
 from org.models import Institution
 from org.tenancy import scope_for
 from risk import admin_views, registry
@@ -402,6 +402,28 @@ class TrainingForm(forms.ModelForm):
         model = ScorecardTraining
         fields = ["segment", "bank", "source", "dataset", "synthetic_rows"]
 
+    SETTINGS = ("base_score", "base_odds", "pdo", "random_seed", "target")
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            registry.scorecard_training_check(
+                segment=cleaned["segment"],
+                source=cleaned["source"],
+                bank=cleaned.get("bank"),
+                dataset=cleaned.get("dataset"),
+                synthetic_rows=cleaned.get("synthetic_rows"),
+                settings=self.training_settings(),
+            )
+        except ValidationError as exc:
+            add_service_errors(self, exc)
+        return cleaned
+
+    def training_settings(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.SETTINGS}
+
 
 @admin.register(ScorecardTraining)
 class ScorecardTrainingAdmin(TenantAdminMixin, admin.ModelAdmin):
@@ -496,14 +518,13 @@ class ScorecardTrainingAdmin(TenantAdminMixin, admin.ModelAdmin):
             bank=data.get("bank"),
             dataset=data.get("dataset"),
             synthetic_rows=data.get("synthetic_rows"),
-            settings={
-                name: data[name]
-                for name in ("base_score", "base_odds", "pdo", "random_seed", "target")
-            },
+            settings=form.training_settings(),
         )
         obj.pk = training.pk
 
     def add_view(self, request, form_url="", extra_context=None):
+        # What the form can check it does (beside the field); this catches the rest: who may
+        # train for which bank, and a change between the form's check and the save.
         try:
             return super().add_view(request, form_url, extra_context)
         except (ValidationError, PermissionDenied) as exc:

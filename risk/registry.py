@@ -346,6 +346,40 @@ def scorecard_training_create(
 ) -> ScorecardTraining:
     """A pending training run, its dataset kept with it (what a model was trained on is part of
     its record). Callers check who may ask; ``scorecard_training_request`` does for users."""
+    scorecard_training_check(
+        segment=segment,
+        source=source,
+        bank=bank,
+        dataset=dataset,
+        synthetic_rows=synthetic_rows,
+        settings=settings,
+    )
+    training = ScorecardTraining(
+        segment=segment,
+        bank_id=bank.pk if bank is not None else None,
+        source=source,
+        synthetic_rows=synthetic_rows if source == Scorecard.Source.SYNTHETIC else None,
+        settings=settings or {},
+        requested_by=requested_by,
+    )
+    if source == Scorecard.Source.UPLOAD:
+        training.dataset.save(getattr(dataset, "name", "dataset.csv"), dataset, save=False)
+    training.save()
+    return training
+
+
+def scorecard_training_check(
+    *,
+    segment: ScoringSegment,
+    source: str,
+    bank=None,
+    dataset=None,
+    synthetic_rows: int | None = None,
+    settings: dict | None = None,
+) -> None:
+    """Raise ``ValidationError`` unless such a training run may be queued. Writes nothing and
+    checks no permission: the admin form calls it so a refusal shows beside the field, with
+    what the user typed kept. (What the data itself holds is checked when the run reads it.)"""
     bank_id = bank.pk if bank is not None else None
     if segment.bank_id is not None and segment.bank_id != bank_id:
         raise ValidationError({"segment": "本行社自定义客群只能训练本行社的评分卡"})
@@ -360,18 +394,6 @@ def scorecard_training_create(
             {"synthetic_rows": f"合成样本数应在 200 到 {MAX_SYNTHETIC_ROWS} 之间"}
         )
     _settings_from(settings or {})
-    training = ScorecardTraining(
-        segment=segment,
-        bank_id=bank_id,
-        source=source,
-        synthetic_rows=synthetic_rows if source == Scorecard.Source.SYNTHETIC else None,
-        settings=settings or {},
-        requested_by=requested_by,
-    )
-    if source == Scorecard.Source.UPLOAD:
-        training.dataset.save(getattr(dataset, "name", "dataset.csv"), dataset, save=False)
-    training.save()
-    return training
 
 
 @transaction.atomic

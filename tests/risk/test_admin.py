@@ -253,6 +253,29 @@ def test_training_is_started_from_the_admin(
     assert "100%" in page
 
 
+def test_a_training_request_with_too_few_rows_is_refused_beside_the_field(client_for):
+    segment = ScoringSegment.objects.get(code="farmer", bank=None)
+    response = client_for("fed_modeller").post(
+        "/admin/risk/scorecardtraining/add/",
+        {
+            "segment": segment.pk,
+            "bank": "",
+            "source": "synthetic",
+            "synthetic_rows": "50",
+            "base_score": "600",
+            "base_odds": "50",
+            "pdo": "20",
+            "random_seed": "7",
+            "target": "bad",
+        },
+    )
+    assert response.status_code == 200  # the form again, what was typed kept
+    form = response.context["adminform"].form
+    assert form.errors["synthetic_rows"][0].startswith("合成样本数应在 200 到")
+    assert form["synthetic_rows"].value() == "50"
+    assert not ScorecardTraining.objects.exists()
+
+
 @pytest.mark.parametrize("username", ["fed_admin", "b1_risk", "b1_am1"])
 def test_every_risk_page_opens(champion, villages, client_for, username):
     score_household(household=villages["v1_households"][0])
