@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 import pgtrigger
 from django.db import connection, connections, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from org.models import Institution
@@ -121,11 +122,20 @@ def _feature_rows(count: int, seed: int) -> tuple[np.ndarray, pd.DataFrame]:
 
 
 def ensure_bench_households(quick: bool) -> Institution:
-    """The bench bank with its households and feature rows, generated unless already there."""
+    """The bench bank with its households and feature rows, generated unless already there.
+
+    The bench households have no members or archives: their features exist only as the drawn
+    rows. Anything that refreshes features from the archives (a scoring job with
+    ``refresh_features``) turns them all into missing values, and a bench on those would score
+    every household in its missing bins; so rows without the drawn values are generated again.
+    """
     code, name, count = SIZES[quick]
     bank, villages = _bench_villages(code, name, count)
     have = Household.objects.filter(bank=bank).count()
-    if have == count and HouseholdFeatures.objects.filter(bank=bank).count() == count:
+    features = HouseholdFeatures.objects.filter(bank=bank).aggregate(
+        rows=Count("pk"), drawn=Count("family_size")
+    )
+    if have == count and features["rows"] == features["drawn"] == count:
         return bank
     with transaction.atomic(), pgtrigger.ignore(), connection.cursor() as cursor:
         Household.objects.filter(bank=bank).delete()

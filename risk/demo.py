@@ -1,5 +1,7 @@
 """Demo scorecards: a champion per default segment trained on the synthetic history, a farmer
-challenger scoring in shadow, and the demo households scored.
+challenger scoring in shadow, the demo households scored, and a first stability (PSI) run so
+each scorecard's page shows its monitoring chart (the scheduled task adds one a day once a
+worker and beat run).
 
 Idempotent: a segment that already has a federation champion is left alone, a household already
 scored is not scored again. The federation's modeller trains and submits; the federation admin
@@ -8,11 +10,13 @@ promotes (maker-checker).
 
 from __future__ import annotations
 
+from org.demo import BANKS as DEMO_BANKS
 from org.demo import DEMO_PASSWORD, DemoLogin
 from org.models import Institution, Staff
 from org.roles import Role
 from org.services import staff_create
-from risk.models import HouseholdScore, Scorecard, ScoringSegment
+from risk.models import HouseholdScore, MonitoringRun, Scorecard, ScoringSegment
+from risk.monitoring import monitoring_run_all
 from risk.reference import DEFAULT_SEGMENTS
 from risk.registry import (
     scorecard_promote,
@@ -66,10 +70,11 @@ def _score_demo_households(modeller: Staff) -> None:
     from risk.batch import scoring_chunk_run, scoring_job_create
     from villages.models import Household
 
-    for bank in (
-        Institution.objects.banks()
-        .filter(pk__in=Household.objects.values("bank_id"))
-        .exclude(pk__in=HouseholdScore.objects.values("bank_id"))
+    # The demo banks only: another bank on the same database (the benchmarks' million
+    # households, or a real bank's) is not the demo's to rate.
+    demo_banks = Institution.objects.banks().filter(code__in=[code for code, *_ in DEMO_BANKS])
+    for bank in demo_banks.filter(pk__in=Household.objects.values("bank_id")).exclude(
+        pk__in=HouseholdScore.objects.values("bank_id")
     ):
         job = scoring_job_create(
             scope="bank", scope_id=bank.pk, bank=bank, created_by=modeller, enqueue=False
@@ -93,4 +98,6 @@ def seed_risk() -> list[DemoLogin]:
             challenger = _train(segment, modeller, CHALLENGER_SETTINGS)
             scorecard_submit(scorecard=challenger, actor=modeller.user, shadow_percent=50)
     _score_demo_households(modeller)
+    if not MonitoringRun.objects.exists():
+        monitoring_run_all()
     return [login]

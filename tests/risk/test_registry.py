@@ -290,11 +290,34 @@ def test_management_command(db, media, capsys):
 
 
 def test_seed_risk_promotes_a_champion_per_segment_once(villages, media, monkeypatch):
+    from org.models import Institution
+    from org.services import institution_create
     from risk import demo
     from risk.models import HouseholdScore
+    from villages.models import Division, Household
+    from villages.services import division_create, village_create
+
+    # A bank that is not the demo's (as the benchmarks' banks are): the demo must not rate it.
+    other = institution_create(
+        code="OTHER",
+        name="他行",
+        kind=Institution.Kind.BANK,
+        parent=Institution.objects.get(kind=Institution.Kind.FEDERATION),
+    )
+    branch = institution_create(
+        code="OTHER-B1", name="他行支行", kind=Institution.Kind.BRANCH, parent=other
+    )
+    division = division_create(
+        code="141002101299",
+        name="他村",
+        level=Division.Level.VILLAGE,
+        parent=villages["v1"].division.parent,
+    )
+    Household.objects.create(village=village_create(division=division, branch=branch), bank=other)
 
     monkeypatch.setattr(demo, "SYNTHETIC_ROWS", 1500)
     logins = demo.seed_risk()
+    assert not HouseholdScore.objects.filter(bank=other).exists()
     assert [login.username for login in logins] == ["fed_modeller"]
     champions = Scorecard.objects.filter(status=CHAMPION, bank=None)
     assert sorted(champions.values_list("segment__code", flat=True)) == [
@@ -307,9 +330,21 @@ def test_seed_risk_promotes_a_champion_per_segment_once(villages, media, monkeyp
     scored = HouseholdScore.objects.filter(role="champion").count()
     assert scored == 6
     # The demo rates households the way a campaign does: through a batch job feeding grades.
-    from villages.models import Household
+    assert not Household.objects.exclude(bank=other).filter(credit_grade="").exists()
+    # Each scorecard that scored someone has a first PSI point for its chart.
+    from risk.models import MonitoringRun
 
-    assert not Household.objects.filter(credit_grade="").exists()
-    before = (Scorecard.objects.count(), HouseholdScore.objects.count())
+    monitored = set(MonitoringRun.objects.values_list("scorecard__segment__code", flat=True))
+    scored_segments = set(HouseholdScore.objects.values_list("scorecard__segment__code", flat=True))
+    assert monitored == scored_segments
+    before = (
+        Scorecard.objects.count(),
+        HouseholdScore.objects.count(),
+        MonitoringRun.objects.count(),
+    )
     demo.seed_risk()
-    assert (Scorecard.objects.count(), HouseholdScore.objects.count()) == before
+    assert (
+        Scorecard.objects.count(),
+        HouseholdScore.objects.count(),
+        MonitoringRun.objects.count(),
+    ) == before
