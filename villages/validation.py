@@ -20,6 +20,8 @@ from stdnum.cn import ric
 MIN_HEAD_AGE = 16
 MAX_LAND_MU = Decimal("10000")
 MAX_MONEY = Decimal("100000000")  # 1亿元: beyond this a household figure is a typo
+# Archives older than this are typos (e.g. 0026 for 2026), whether imported or sent by a PAD.
+EARLIEST_SURVEY = datetime.date(1990, 1, 1)
 
 
 class FieldError(ValueError):

@@ -218,3 +218,83 @@ def test_household_page_query_count_independent_of_page_size(login_as, villages)
         assert len(response.json()["results"]) == size
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_archive_date_corrected_onto_another_archives_date_is_refused(login_as, villages):
+    client = login_as("b1_am2")
+    household = villages["v1_households"][0]
+    archive_id = uuid.uuid4()
+    body = {"household": str(household.pk), "survey_date": "2026-08-01", "deposits": "100"}
+    assert client.put(f"/api/v1/archives/{archive_id}/", body, format="json").status_code == 201
+
+    # 2026-10-01 is the fixture's archive of the same household: was a server error.
+    response = client.put(
+        f"/api/v1/archives/{archive_id}/",
+        {**body, "survey_date": "2026-10-01", "deposits": "200"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["survey_date"]
+    archive = EconomicArchive.objects.get(pk=archive_id)
+    assert (str(archive.survey_date), archive.deposits) == ("2026-08-01", 100)
+
+
+def test_archive_survey_date_before_1990_is_refused_as_the_import_does(login_as, villages):
+    household = villages["v1_households"][0]
+    response = login_as("b1_am2").put(
+        f"/api/v1/archives/{uuid.uuid4()}/",
+        {"household": str(household.pk), "survey_date": "0026-10-01"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "1990-01-01" in response.json()["fields"]["survey_date"][0]
+    assert EconomicArchive.objects.filter(household=household).count() == 1
+
+
+def _member_body(member, household, relation):
+    return {
+        "household": str(household.pk),
+        "name": member.name,
+        "id_number": member.id_number,
+        "relation": relation,
+    }
+
+
+def test_head_corrected_to_another_relation_no_longer_heads_the_household(login_as, villages):
+    client = login_as("b1_am2")
+    household = villages["v1_households"][0]
+    head = household.head
+
+    response = client.put(
+        f"/api/v1/members/{head.pk}/", _member_body(head, household, "parent"), format="json"
+    )
+
+    assert response.status_code == 200
+    household.refresh_from_db()
+    assert household.head_id is None  # was still the member now recorded as a parent
+    detail = client.get(f"/api/v1/households/{household.pk}/").json()
+    assert detail["head_name"] == ""
+    # the household can now be given its new head
+    spouse = household.members.get(relation="spouse")
+    promoted = client.put(
+        f"/api/v1/members/{spouse.pk}/", _member_body(spouse, household, "head"), format="json"
+    )
+    assert promoted.status_code == 200
+    household.refresh_from_db()
+    assert household.head_id == spouse.pk
+
+
+def test_head_moved_to_another_household_no_longer_heads_the_old_one(login_as, villages):
+    client = login_as("b1_am2")
+    old, new = villages["v1_households"][:2]
+    head = old.head
+
+    response = client.put(
+        f"/api/v1/members/{head.pk}/", _member_body(head, new, "child"), format="json"
+    )
+
+    assert response.status_code == 200
+    old.refresh_from_db()
+    assert old.head_id is None  # was a member of another household
+    assert Member.objects.get(pk=head.pk).household_id == new.pk

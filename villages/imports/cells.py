@@ -24,6 +24,7 @@ from stdnum.cn import ric
 from villages.imports.columns import Column, Kind, header_key
 from villages.imports.reader import cell_text
 from villages.validation import (
+    EARLIEST_SURVEY,
     FieldError,
     clean_decimal,
     clean_id_number,
@@ -44,7 +45,6 @@ _CN_MOBILE = re.compile(PhoneMetadata.metadata_for_region("CN").mobile.national_
 _TRUE = frozenset({"是", "Y", "YES", "TRUE", "T", "1", "有", "√", "✓", "参加", "已参加"})
 _FALSE = frozenset({"否", "N", "NO", "FALSE", "F", "0", "无", "×", "✗", "未参加", ""})
 _CONTROL = str.maketrans({"\t": " ", "\n": " ", "\r": " ", "\x00": ""})
-EARLIEST_SURVEY = datetime.date(1990, 1, 1)
 _EXCEL_EPOCH = datetime.date(1899, 12, 30)
 # Weight of each of the first 17 digits in the check digit, mod 11 (see ``clean_column``).
 _CHECK_WEIGHTS = np.array([pow(2, 16 - i, 11) for i in range(17)], dtype=np.int64)

@@ -14,11 +14,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from common.clock import business_today
 from org.models import Staff
 from villages.models import EconomicArchive, Household, Member, Village
 from villages.validation import (
+    EARLIEST_SURVEY,
     MAX_LAND_MU,
     MIN_HEAD_AGE,
     FieldError,
@@ -137,9 +139,18 @@ def member_upsert(
         changed = _set_changed(member, values)
         if changed:
             member.save(update_fields=[*changed, "updated_at"])
+    # A head who is corrected to another relation, or moves to another household, no longer
+    # heads the old one: it is left without a head until one is named, never pointing at someone
+    # who is not its head. ``updated_at`` moves so PADs syncing with ``updated_since`` see it.
+    stale = Household.objects.filter(head_id=member.pk)
+    if is_head:
+        stale = stale.exclude(pk=household.pk)
+    stale.update(head=None, updated_at=timezone.now())
     if is_head and household.head_id != member.pk:
         Household.objects.filter(pk=household.pk).update(head=member)
         household.head = member
+    elif not is_head and household.head_id == member.pk:
+        household.head = None
     return member, created
 
 
@@ -225,12 +236,21 @@ def archive_upsert(
 ) -> tuple[EconomicArchive, bool]:
     if survey_date > business_today():
         raise ValidationError({"survey_date": "调查日期不能晚于今天"})
+    # The same floor as the spreadsheet import: an older date is a typo (0026 for 2026).
+    if survey_date < EARLIEST_SURVEY:
+        raise ValidationError(
+            {"survey_date": f"调查日期{survey_date.isoformat()}早于{EARLIEST_SURVEY}，不合理"}
+        )
     cleaned = archive_clean_figures(figures)
     archive = EconomicArchive.objects.select_for_update().filter(pk=archive_id).first()
+    if archive is not None and archive.household_id != household.pk:
+        raise ValidationError({"id": "该档案编号属于另一户"})
+    # One archive per household and survey date, for a new archive and for one whose date is
+    # corrected onto another archive's (otherwise the unique constraint answers with a 500).
+    clash = EconomicArchive.objects.filter(household=household, survey_date=survey_date)
+    if clash.exclude(pk=archive_id).exists():
+        raise ValidationError({"survey_date": f"该户 {survey_date:%Y-%m-%d} 的档案已存在"})
     if archive is None:
-        clash = EconomicArchive.objects.filter(household=household, survey_date=survey_date)
-        if clash.exists():
-            raise ValidationError({"survey_date": f"该户 {survey_date:%Y-%m-%d} 的档案已存在"})
         archive = EconomicArchive.objects.create(
             id=archive_id,
             household=household,
@@ -240,8 +260,6 @@ def archive_upsert(
             **cleaned,
         )
         return archive, True
-    if archive.household_id != household.pk:
-        raise ValidationError({"id": "该档案编号属于另一户"})
     changed = _set_changed(archive, {"survey_date": survey_date, **cleaned})
     if changed:
         archive.save(update_fields=[*changed, "updated_at"])
