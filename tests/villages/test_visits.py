@@ -104,3 +104,90 @@ def test_other_banks_visit_is_404(login_as, villages):
     visit_id = uuid.uuid4()
     put_visit(login_as("b2_am1"), villages["v2_households"][0], visit_id)
     assert login_as("b1_am2").get(f"/api/v1/field-visits/{visit_id}/").status_code == 404
+
+
+def test_decompression_bomb_photo_is_refused(login_as, villages, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    client = login_as("b1_am2")
+    visit_id = uuid.uuid4()
+    put_visit(client, villages["v1_households"][0], visit_id)
+    buffer = io.BytesIO()
+    Image.new("1", (20000, 20000)).save(buffer, format="PNG")  # 48 KB, 400 million pixels
+
+    response = put_photo(client, visit_id, uuid.uuid4(), upload("bomb.png", buffer.getvalue()))
+
+    assert response.status_code == 400  # was a server error (Pillow's DecompressionBombError)
+    assert list(response.json()["fields"]) == ["image"]
+    assert VisitPhoto.objects.count() == 0
+
+
+def test_visit_or_photo_dated_in_the_future_is_refused(login_as, villages, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    client = login_as("b1_am2")
+    household = villages["v1_households"][0]
+    visit = client.put(
+        f"/api/v1/field-visits/{uuid.uuid4()}/",
+        {
+            "household": str(household.pk),
+            "visited_at": "2099-11-20T10:30:00+08:00",
+            "purpose": "archive",
+        },
+        format="json",
+    )
+    assert visit.status_code == 400
+    assert list(visit.json()["fields"]) == ["visited_at"]
+    assert FieldVisit.objects.count() == 0
+
+    visit_id = uuid.uuid4()
+    put_visit(client, household, visit_id)
+    photo = client.put(
+        f"/api/v1/field-visits/{visit_id}/photos/{uuid.uuid4()}/",
+        {
+            "kind": "house",
+            "image": upload("house.jpg", image_bytes()),
+            "captured_at": "2099-11-20T10:35:00+08:00",
+        },
+        format="multipart",
+    )
+    assert photo.status_code == 400
+    assert list(photo.json()["fields"]) == ["captured_at"]
+    assert VisitPhoto.objects.count() == 0
+
+
+def test_visit_resent_with_other_content_is_refused_naming_the_fields(login_as, villages):
+    client = login_as("b1_am2")
+    household = villages["v1_households"][0]
+    visit_id = uuid.uuid4()
+    assert put_visit(client, household, visit_id).status_code == 201
+
+    response = client.put(
+        f"/api/v1/field-visits/{visit_id}/",
+        {
+            "household": str(household.pk),
+            "visited_at": "2026-11-20T10:30:00+08:00",
+            "purpose": "post_loan",
+            "notes": "改过的记录",
+        },
+        format="json",
+    )
+
+    # was 200 with the old record, the new values silently dropped
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"purpose", "notes"}
+    visit = FieldVisit.objects.get(pk=visit_id)
+    assert (visit.purpose, visit.notes) == ("archive", "看了大棚")
+
+
+def test_photo_resent_with_another_file_is_refused(login_as, villages, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    client = login_as("b1_am2")
+    visit_id, photo_id = uuid.uuid4(), uuid.uuid4()
+    put_visit(client, villages["v1_households"][0], visit_id)
+    assert put_photo(client, visit_id, photo_id, upload("a.jpg", image_bytes())).status_code == 201
+
+    other = put_photo(client, visit_id, photo_id, upload("a.jpg", image_bytes(size=(80, 60))))
+
+    assert other.status_code == 400  # was 200, the new file silently dropped
+    assert list(other.json()["fields"]) == ["image"]
+    photo = VisitPhoto.objects.get()
+    assert (photo.width, photo.height) == (64, 48)
