@@ -18,8 +18,10 @@ from products.models import ProductVersion
 from products.parameters import ProductTerms
 from products.schedule import (
     Instalment,
+    RepaymentFrequency,
     RepaymentMethod,
     ScheduleError,
+    add_months,
     build_schedule,
     schedule_totals,
 )
@@ -51,6 +53,9 @@ def loan_check_against_terms(
         errors["term_months"] = (
             f"期限须在 {terms.term_min_months} 至 {terms.term_max_months} 个月之间"
         )
+    elif terms.repayment_frequency == RepaymentFrequency.QUARTERLY and term_months % 3:
+        # The calculator refuses it too, but in English; say it here in the user's words.
+        errors["term_months"] = "该产品按季还款，期限须为3个月的整数倍"
     if method not in terms.repayment_methods:
         allowed = "、".join(RepaymentMethod(m).label for m in terms.repayment_methods)
         errors["method"] = f"该产品不支持此还款方式，可选：{allowed}"
@@ -86,6 +91,11 @@ def schedule_preview(
         except ValidationError as exc:
             raise ValidationError({"start_date": exc.messages}) from None
         basis = f"{terms.base_rate} + {terms.spread_for(grade)} (评级 {grade or '未评级'})"
+    try:
+        add_months(start_date, term_months)
+    except (ValueError, OverflowError):
+        # A start date such as 9999-12-01 puts maturity past the last representable date.
+        raise ValidationError({"start_date": "起息日加上贷款期限后超出可计算的日期范围"}) from None
     try:
         instalments = build_schedule(
             amount=amount,

@@ -55,7 +55,8 @@ class ProductListView(generics.ListAPIView):
         if owner == "federation":
             queryset = queryset.filter(owner__isnull=True)
         elif owner:
-            if not owner.isdigit():
+            # isdigit() alone also accepts "²" and other digits int() cannot read (a 500).
+            if not (owner.isascii() and owner.isdigit()):
                 raise ValidationError({"owner": "owner 须为 federation 或行社ID"})
             queryset = queryset.filter(owner_id=int(owner))
         return queryset
@@ -176,8 +177,11 @@ class LprView(APIView):
     @extend_schema(tags=["products"], parameters=[s.LprQuerySerializer], responses=s.LprSerializer)
     def get(self, request):
         on_date = _query(s.LprQuerySerializer, request).get("on") or business_today()
-        with service_errors():
+        try:
             quote = lpr_on(on_date)
+        except DjangoValidationError as exc:
+            # The service names its own argument (on_date); the client sent ``on``.
+            raise ValidationError({"on": exc.messages}) from exc
         return Response(s.LprSerializer(quote).data)
 
 

@@ -42,6 +42,14 @@ def test_list_filters_by_series_and_owner(catalogue, login_as, province):
     assert {p["code"] for p in federation} == {"FED-1", "FED-2"}
 
 
+@pytest.mark.parametrize("owner", ["²", "-1", "abc"])
+def test_list_refuses_an_owner_that_is_not_an_id(catalogue, login_as, owner):
+    # "²".isdigit() is true but int("²") fails: it was a server error.
+    response = login_as("fed_admin").get(BASE, {"owner": owner})
+    assert response.status_code == 400
+    assert list(response.data["fields"]) == ["owner"]
+
+
 def test_list_query_count_does_not_grow_with_the_catalogue(
     catalogue, login_as, make_product, django_assert_max_num_queries
 ):
@@ -144,6 +152,8 @@ def test_schedule_preview_prices_from_lpr_and_grade(make_product, login_as):
         ({"amount": "50000", "term_months": 12, "annual_rate": "9.99"}, "annual_rate"),
         ({"amount": "50000", "term_months": 12, "start_date": "2019-01-01"}, "start_date"),
         ({"term_months": 12}, "amount"),
+        # maturity past year 9999: was a server error
+        ({"amount": "50000", "term_months": 12, "start_date": "9999-12-01"}, "start_date"),
     ],
 )
 def test_schedule_preview_errors_name_the_field(make_product, login_as, params, field):
@@ -151,6 +161,19 @@ def test_schedule_preview_errors_name_the_field(make_product, login_as, params, 
     response = login_as("b1_am1").get(f"{BASE}versions/{version.pk}/schedule-preview/", params)
     assert response.status_code == 400
     assert field in response.data["fields"], response.data
+
+
+def test_schedule_preview_quarterly_term_not_a_multiple_of_three_is_refused_in_chinese(
+    make_product, login_as
+):
+    version = make_product(
+        "FED-Q", repayment_frequency="quarterly", term_min_months=3
+    ).versions.get()
+    response = login_as("b1_am1").get(
+        f"{BASE}versions/{version.pk}/schedule-preview/", {"amount": "50000", "term_months": 7}
+    )
+    assert response.status_code == 400
+    assert response.data["fields"] == {"term_months": ["该产品按季还款，期限须为3个月的整数倍"]}
 
 
 def test_schedule_preview_of_another_banks_version_is_not_found(catalogue, login_as):
@@ -166,7 +189,7 @@ def test_lpr_endpoint(login_as):
     assert client.get(f"{BASE}lpr/", {"on": "2024-08-01"}).data["lpr_1y"] == "3.350000"
     early = client.get(f"{BASE}lpr/", {"on": "2019-01-01"})
     assert early.status_code == 400
-    assert "on_date" in early.data["fields"]
+    assert list(early.data["fields"]) == ["on"]  # the parameter the client sent
 
 
 def test_clone_endpoint_makes_a_sub_product_for_the_callers_bank(catalogue, login_as, province):
