@@ -1,7 +1,9 @@
 """The villages API for account managers' PADs and for peer-review evaluators' phones.
 
 Records from the PAD are sent with ``PUT /<kind>/<client uuid>/``: the first send creates
-(201), a resend of the same record changes nothing (200), a corrected record updates (200). This
+(201), a resend of the same record changes nothing (200), a corrected household, member or
+archive updates (200). Field visits and their photos are evidence and are not edited once
+recorded: a resend with different content is refused (400, naming each field that differs). This
 is how an offline tablet syncs safely, without an Idempotency-Key.
 """
 
