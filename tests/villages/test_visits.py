@@ -3,6 +3,7 @@
 import io
 import uuid
 
+import pytest
 from PIL import Image
 
 from villages.models import FieldVisit, VisitPhoto
@@ -106,13 +107,21 @@ def test_other_banks_visit_is_404(login_as, villages):
     assert login_as("b1_am2").get(f"/api/v1/field-visits/{visit_id}/").status_code == 404
 
 
-def test_decompression_bomb_photo_is_refused(login_as, villages, settings, tmp_path):
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # opening warns
+@pytest.mark.parametrize(
+    "side",
+    [
+        10000,  # 100 million pixels: Pillow only warns, and decoding would take 300 MB
+        20000,  # 400 million: Pillow refuses to decode it (its DecompressionBombError)
+    ],
+)
+def test_decompression_bomb_photo_is_refused(login_as, villages, settings, tmp_path, side):
     settings.MEDIA_ROOT = tmp_path
     client = login_as("b1_am2")
     visit_id = uuid.uuid4()
     put_visit(client, villages["v1_households"][0], visit_id)
     buffer = io.BytesIO()
-    Image.new("1", (20000, 20000)).save(buffer, format="PNG")  # 48 KB, 400 million pixels
+    Image.new("1", (side, side)).save(buffer, format="PNG")  # a few dozen KB on disk
 
     response = put_photo(client, visit_id, uuid.uuid4(), upload("bomb.png", buffer.getvalue()))
 

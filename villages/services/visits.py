@@ -17,6 +17,10 @@ from org.models import Staff
 from villages.models import FieldVisit, Household, VisitPhoto
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
+# The largest photo a tablet or phone camera takes (a 50-megapixel sensor's full frame), with
+# room to spare. Decoding costs three bytes a pixel in memory, so a small file declaring far more
+# (a decompression bomb: Pillow itself only warns below ~179 million) is refused before it is.
+MAX_PHOTO_PIXELS = 64_000_000
 CLOCK_SKEW = datetime.timedelta(minutes=10)
 _ALLOWED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
 
@@ -107,6 +111,9 @@ def photo_check(upload: UploadedFile) -> tuple[str, str]:
     try:
         with Image.open(upload) as image:
             image_format = image.format
+            width, height = image.size
+            if width * height > MAX_PHOTO_PIXELS:
+                raise Image.DecompressionBombError(f"{width}×{height}")
             image.load()  # decodes every pixel: a truncated or forged file fails here
     except Image.DecompressionBombError as exc:
         # A small file declaring hundreds of millions of pixels (a decompression bomb): Pillow
