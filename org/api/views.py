@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from knox.views import LogoutAllView, LogoutView
 from rest_framework import generics
@@ -98,6 +99,20 @@ class InstitutionDetailView(TenantScopedMixin, generics.RetrieveAPIView):
     permission_classes = [BankDataWritable]
 
 
+class StaffFilter(filters.FilterSet):
+    # django-filter's boolean filter reads anything but true/false as "no filter" and answers
+    # with everyone; a client that misspells the value should hear so instead.
+    is_active = filters.TypedChoiceFilter(
+        choices=[("true", "在职"), ("false", "停用")],
+        coerce=lambda value: value == "true",
+        label="是否在职(true/false)",
+    )
+
+    class Meta:
+        model = Staff
+        fields = ["institution", "is_active"]
+
+
 @extend_schema(tags=["org"])
 class StaffListView(TenantScopedMixin, generics.ListAPIView):
     queryset = (
@@ -107,7 +122,7 @@ class StaffListView(TenantScopedMixin, generics.ListAPIView):
     )
     serializer_class = StaffListSerializer
     permission_classes = [BankDataWritable]
-    filterset_fields = ["institution", "is_active"]
+    filterset_class = StaffFilter
 
 
 @extend_schema(tags=["org"])

@@ -156,3 +156,15 @@ def test_admin_bank_admin_cannot_pick_foreign_institution_for_staff(admin_client
     assert response.status_code == 200  # form redisplayed with an error
     assert "institution" in response.context["adminform"].form.errors
     assert not User.objects.filter(username="intruder").exists()
+
+
+def test_staff_list_filters_by_active_and_refuses_a_misspelt_value(login_as, province):
+    client = login_as("b1_admin")
+    everyone = client.get("/api/v1/org/staff/?page_size=200").json()["count"]
+    inactive = client.get("/api/v1/org/staff/?is_active=false").json()["count"]
+    active = client.get("/api/v1/org/staff/?is_active=true").json()["count"]
+    assert active + inactive == everyone
+    assert active > 0
+    response = client.get("/api/v1/org/staff/?is_active=maybe")
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["is_active"]
