@@ -84,20 +84,21 @@ def product_create_check(
     """Raise ``ValidationError`` unless such a product may be created; returns the segments and
     channels as they will be stored. Writes nothing and checks no permission: the admin form
     calls it so a refusal shows on the form."""
+    code, name = code.strip(), name.strip()
     if owner is not None and owner.kind != Institution.Kind.BANK:
         raise ValidationError({"owner": "产品只能归属省联社或法人行社"})
-    if not code.strip():
+    if not code:
         raise ValidationError({"code": "请填写产品代码"})
-    if not name.strip():
+    if not name:
         raise ValidationError({"name": "请填写产品名称"})
     # The form limits what staff type, but a clone makes its code and name by adding the bank's
     # to the source's; too long would otherwise fail the insert as a server error.
-    for field, value in (("code", code.strip()), ("name", name.strip())):
+    for field, value in (("code", code), ("name", name)):
         limit = Product._meta.get_field(field).max_length
         if len(value) > limit:
             raise ValidationError({field: f"“{value}”超过{limit}个字符"})
-    if Product.objects.filter(code=code.strip()).exists():
-        raise ValidationError({"code": f"产品代码 {code.strip()} 已存在"})
+    if Product.objects.filter(code=code).exists():
+        raise ValidationError({"code": f"产品代码 {code} 已存在"})
     _check_parent(parent, owner)
     return _check_identity(
         series=series, purpose=purpose, segments=segments, channels=channels, parent=parent

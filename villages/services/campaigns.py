@@ -90,12 +90,10 @@ def campaign_update(
     audited)."""
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     campaign_update_check(campaign=campaign, starts_on=starts_on, ends_on=ends_on, lead=lead)
-    campaign.name, campaign.starts_on, campaign.ends_on, campaign.lead = (
-        name,
-        starts_on,
-        ends_on,
-        lead,
-    )
+    campaign.name = name
+    campaign.starts_on = starts_on
+    campaign.ends_on = ends_on
+    campaign.lead = lead
     campaign.save(update_fields=["name", "starts_on", "ends_on", "lead"])
     return campaign
 

@@ -131,6 +131,7 @@ def member_upsert(
     }
     member = Member.objects.select_for_update().filter(pk=member_id).first()
     created = member is None
+    changed = []
     if created:
         member = Member.objects.create(id=member_id, bank_id=household.bank_id, **values)
     else:
@@ -142,10 +143,12 @@ def member_upsert(
     # A head who is corrected to another relation, or moves to another household, no longer
     # heads the old one: it is left without a head until one is named, never pointing at someone
     # who is not its head. ``updated_at`` moves so PADs syncing with ``updated_since`` see it.
-    stale = Household.objects.filter(head_id=member.pk)
-    if is_head:
-        stale = stale.exclude(pk=household.pk)
-    stale.update(head=None, updated_at=timezone.now())
+    # Only a change of relation or household can do that, so other saves skip the statement.
+    if {"relation", "household_id"} & set(changed):
+        stale = Household.objects.filter(head_id=member.pk)
+        if is_head:
+            stale = stale.exclude(pk=household.pk)
+        stale.update(head=None, updated_at=timezone.now())
     if is_head and household.head_id != member.pk:
         Household.objects.filter(pk=household.pk).update(head=member)
         household.head = member

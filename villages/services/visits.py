@@ -21,6 +21,7 @@ MAX_PHOTO_BYTES = 10 * 1024 * 1024
 # room to spare. Decoding costs three bytes a pixel in memory, so a small file declaring far more
 # (a decompression bomb: Pillow itself only warns below ~179 million) is refused before it is.
 MAX_PHOTO_PIXELS = 64_000_000
+_TOO_MANY_PIXELS = "图片像素尺寸过大，不是正常拍摄的照片"
 CLOCK_SKEW = datetime.timedelta(minutes=10)
 _ALLOWED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
 
@@ -113,12 +114,12 @@ def photo_check(upload: UploadedFile) -> tuple[str, str]:
             image_format = image.format
             width, height = image.size
             if width * height > MAX_PHOTO_PIXELS:
-                raise Image.DecompressionBombError(f"{width}×{height}")
+                raise ValidationError({"image": _TOO_MANY_PIXELS})
             image.load()  # decodes every pixel: a truncated or forged file fails here
     except Image.DecompressionBombError as exc:
-        # A small file declaring hundreds of millions of pixels (a decompression bomb): Pillow
-        # refuses to decode it, which is not an OSError.
-        raise ValidationError({"image": "图片像素尺寸过大，不是正常拍摄的照片"}) from exc
+        # Far beyond the limit Pillow refuses the file as it opens it, with an error that is
+        # not an OSError.
+        raise ValidationError({"image": _TOO_MANY_PIXELS}) from exc
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ValidationError({"image": "文件不是可识别的图片或已损坏"}) from exc
     finally:
