@@ -6,6 +6,7 @@ list of messages) next to the inputs; ``code`` is stable and machine-readable.
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -23,6 +24,7 @@ _MESSAGES = {
     "method_not_allowed": "不支持该请求方法",
     "throttled": "请求过于频繁，请稍后再试",
 }
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _first_code(codes) -> str:
@@ -36,7 +38,31 @@ def _first_code(codes) -> str:
     return "invalid"
 
 
+def _encodable(value):
+    """``value`` with any lone surrogate replaced by U+FFFD: a validation message may quote what
+    the client sent (``"\\ud800" is not a valid choice``), and a body that cannot be encoded as
+    UTF-8 would turn the client's 400 into a server error."""
+    if isinstance(value, str):
+        if not _SURROGATE.search(value):
+            return value
+        replaced = _SURROGATE.sub("\ufffd", value)
+        code = getattr(value, "code", None)
+        return exceptions.ErrorDetail(replaced, code) if code is not None else replaced
+    if isinstance(value, dict):
+        return {_encodable(key): _encodable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encodable(item) for item in value]
+    return value
+
+
 def exception_handler(exc, context):
+    response = _exception_handler(exc, context)
+    if response is not None:
+        response.data = _encodable(response.data)
+    return response
+
+
+def _exception_handler(exc, context):
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -11,12 +11,12 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
-from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api.pagination import StandardPagination
+from common.api.parsers import MultiPartParser
 from common.idempotency import idempotent
 from org.api.mixins import BankDataWritable, TenantScopedMixin
 from org.tenancy import scope_queryset

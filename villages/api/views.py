@@ -15,12 +15,12 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api.errors import service_errors
+from common.api.parsers import FormParser, MultiPartParser
 from org.api.mixins import BankDataWritable, TenantScopedMixin
 from org.models import Staff
 from org.tenancy import scope_queryset
