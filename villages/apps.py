@@ -27,6 +27,16 @@ class VillagesConfig(AppConfig):
         )
         for role in (Role.BRANCH_REVIEWER, Role.CENTRAL_REVIEWER, Role.APPROVAL_OFFICER):
             grant(role, "villages.view_*")
+        # Roles whose work is checking a person against a card see full numbers, each reveal
+        # recorded (villages.services.access). Administrators, risk officers and the
+        # federation see masks only.
+        for role in (
+            Role.ACCOUNT_MANAGER,
+            Role.BRANCH_REVIEWER,
+            Role.CENTRAL_REVIEWER,
+            Role.APPROVAL_OFFICER,
+        ):
+            grant(role, "villages.reveal_identity")
         grant(Role.RISK_OFFICER, "villages.view_*")
         # Divisions are province-wide reference data: only operations (superusers) edit them.
         grant(

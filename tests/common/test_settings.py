@@ -21,6 +21,8 @@ def load_settings(**env):
         "DEBUG",
         "BUSINESS_TZ",
         "CELERY_BROKER_URL",
+        "PII_ENCRYPTION_KEYS",
+        "PII_HASH_KEY",
     ):
         if name not in env:
             full_env.pop(name, None)
@@ -47,6 +49,16 @@ def load_settings(**env):
         ({"APP_PROFILE": "production", "ALLOWED_HOSTS": "credit.example.cn"}, "SECRET_KEY"),
         ({"APP_PROFILE": "production", "SECRET_KEY": "x" * 60}, "ALLOWED_HOSTS"),
         ({"ALLOWED_HOSTS": " , "}, "ALLOWED_HOSTS"),
+        ({"PII_ENCRYPTION_KEYS": "not-a-key"}, "PII_ENCRYPTION_KEYS"),
+        ({"PII_ENCRYPTION_KEYS": "1:c2hvcnQ="}, "PII_ENCRYPTION_KEYS"),  # 5 bytes
+        (
+            {
+                "APP_PROFILE": "production",
+                "SECRET_KEY": "x" * 60,
+                "ALLOWED_HOSTS": "credit.example.cn",
+            },
+            "PII_ENCRYPTION_KEYS",
+        ),
     ],
 )
 def test_bad_value_fails_loudly_naming_the_variable(env, named):
@@ -72,6 +84,8 @@ def test_production_profile_passes_check_deploy():
         "SECRET_KEY": "k3y-" + "v9Qm2Lr8Tz4Wx7Ny1Pb6Hs3Jd5Fg0Ka2Uc8Ve4Yi1Oq7" * 2,
         "ALLOWED_HOSTS": "credit.example.cn",
         "DATABASE_URL": SAFE_DB,
+        "PII_ENCRYPTION_KEYS": "1:" + "a2V5" * 16,  # 48 bytes
+        "PII_HASH_KEY": "aGFzaC1rZXktZm9yLXRoZS1zZXR0aW5ncy10ZXN0ISE=",
     }
     env.pop("DEBUG", None)
     result = subprocess.run(

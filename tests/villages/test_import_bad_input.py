@@ -89,7 +89,7 @@ def test_full_width_digits_and_spaces_are_normalised(import_staff):
     job = run_import(import_staff, build_xlsx(households, members, archives))
 
     assert job.status == ImportJob.Status.DONE, job.errors
-    member = Member.objects.get(id_number=spouse)
+    member = Member.objects.with_id_number(spouse).get()
     assert member.name == "配偶1"
 
 
@@ -147,7 +147,7 @@ def test_id_already_in_the_same_household_is_updated(import_staff):
 
     assert job.status == ImportJob.Status.DONE
     assert job.counts["members"]["updated"] == 1
-    assert Member.objects.get(id_number=members[2][2]).name == "改名"
+    assert Member.objects.with_id_number(members[2][2]).get().name == "改名"
 
 
 @pytest.mark.parametrize("code", ["141002990099", FOREIGN_VILLAGE])

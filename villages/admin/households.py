@@ -9,13 +9,21 @@ from django.db.models import Count
 
 from common.masking import mask_id_number, mask_phone
 from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin
+from org.roles import Role
+from org.tenancy import scope_for
 from villages import figures
-from villages.admin.base import HouseholdSearchMixin, ReadOnlyAdminMixin, acting_staff
+from villages.admin.base import (
+    HouseholdSearchMixin,
+    ReadOnlyAdminMixin,
+    RevealIdentityMixin,
+    acting_staff,
+)
 from villages.models import (
     EconomicArchive,
     FieldVisit,
     Household,
     Member,
+    PersonalDataAccess,
     VisitPhoto,
 )
 from villages.services import (
@@ -83,20 +91,43 @@ class ArchiveInline(admin.TabularInline):
 
 
 class HouseholdForm(forms.ModelForm):
+    """The phone is a "new phone" field: it starts empty (the page shows the current number
+    masked, as every page does) and an empty field keeps the number on file."""
+
     class Meta:
         model = Household
         fields = ["group_name", "address", "phone"]
+        labels = {"phone": "新联系电话"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = self.instance.phone if self.instance.pk else ""
+        self.initial["phone"] = ""
+        phone = self.fields["phone"]
+        phone.required = False
+        phone.help_text = (
+            f"当前：{mask_phone(current)}。留空则不修改。" if current else "当前未登记联系电话。"
+        )
 
     def clean_phone(self):
+        typed = self.cleaned_data["phone"].strip()
+        if not typed:
+            return self.instance.phone if self.instance.pk else ""
         # The rule the import and the API apply, so the save's service never refuses it.
         try:
-            return clean_mobile(self.cleaned_data["phone"])
+            return clean_mobile(typed)
         except FieldError as exc:
             raise ValidationError(exc.message) from None
 
 
 @admin.register(Household)
-class HouseholdAdmin(HouseholdSearchMixin, AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
+class HouseholdAdmin(
+    RevealIdentityMixin,
+    HouseholdSearchMixin,
+    AuditHistoryMixin,
+    TenantAdminMixin,
+    admin.ModelAdmin,
+):
     form = HouseholdForm
     list_display = [
         "head_name",
@@ -131,6 +162,9 @@ class HouseholdAdmin(HouseholdSearchMixin, AuditHistoryMixin, TenantAdminMixin, 
     def has_add_permission(self, request, *args):
         return False  # households come from PADs and imports, with their client UUIDs
 
+    def reveal_subjects(self, household):
+        return household, list(household.members.order_by("relation", "birth_date"))
+
     @admin.display(description="户主", ordering="head__name")
     def head_name(self, household):
         return household.head.name if household.head else "—"
@@ -159,9 +193,14 @@ class HouseholdAdmin(HouseholdSearchMixin, AuditHistoryMixin, TenantAdminMixin, 
 
 @admin.register(Member)
 class MemberAdmin(
-    HouseholdSearchMixin, AuditHistoryMixin, TenantAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+    RevealIdentityMixin,
+    HouseholdSearchMixin,
+    AuditHistoryMixin,
+    TenantAdminMixin,
+    ReadOnlyAdminMixin,
+    admin.ModelAdmin,
 ):
-    id_field = "id_number"
+    id_hash_field = "id_number_hash"
     list_display = [
         "name",
         "masked_id",
@@ -177,6 +216,9 @@ class MemberAdmin(
     show_full_result_count = False  # as HouseholdAdmin
     exclude = ["id_number", "phone"]
     readonly_fields = ["masked_id", "masked_phone"]
+
+    def reveal_subjects(self, member):
+        return member.household, [member]
 
     @admin.display(description="身份证号")
     def masked_id(self, member):
@@ -239,3 +281,37 @@ class FieldVisitAdmin(TenantAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="影像数", ordering="photos_total")
     def photo_count(self, visit):
         return visit.photos_total
+
+
+@admin.register(PersonalDataAccess)
+class PersonalDataAccessAdmin(TenantAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Who saw whose full ID number or phone, when and why: read by the bank's administrators
+    and auditors, written only by ``personal_data_reveal``."""
+
+    list_display = ["accessed_at", "user_name", "household_link", "fields", "reason", "channel"]
+    list_filter = ["channel"]
+    list_select_related = ["user"]
+    date_hierarchy = None
+    show_full_result_count = False
+
+    def has_view_permission(self, request, obj=None):
+        # Administrators and auditors read the trail; the staff it records do not browse it.
+        roles = scope_for(request.user).roles
+        return super().has_view_permission(request, obj) and (
+            request.user.is_superuser or bool(roles & {Role.BANK_ADMIN, Role.FEDERATION_ADMIN})
+        )
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    @admin.display(description="查看人", ordering="user__first_name")
+    def user_name(self, access):
+        return access.user.first_name or access.user.username
+
+    @admin.display(description="农户")
+    def household_link(self, access):
+        from django.urls import reverse
+        from django.utils.html import format_html
+
+        url = reverse("admin:villages_household_change", args=[access.household_id])
+        return format_html('<a href="{}">查看农户</a>', url)

@@ -1,8 +1,10 @@
 """Shapes of the villages API. Serializers validate and shape; services write.
 
-Personal data: lists always mask ID numbers and phones. A household's detail shows them in full
-only to roles whose work needs them (account managers collecting archives, reviewers and approvers
-checking identity); risk officers, administrators and federation staff see them masked.
+Personal data: lists always mask ID numbers and phones (``common.masking``). A household's or a
+member's detail shows them in full only to roles with the identity permission (account managers
+collecting archives, reviewers and approvers checking identity), and only after the view has
+recorded the reveal (``personal_data_reveal``); risk officers, administrators and federation staff
+see them masked. Answers to a PUT are masked for everyone: the tablet already holds what it sent.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from rest_framework import serializers
 
 from common.clock import business_today
 from common.masking import mask_id_number, mask_phone
-from org.roles import Role
-from org.tenancy import scope_for
 from villages import figures
 from villages.models import (
     Campaign,
@@ -26,14 +26,6 @@ from villages.models import (
     VisitPhoto,
 )
 from villages.services.households import ARCHIVE_AREA_FIELDS, ARCHIVE_MONEY_FIELDS
-
-IDENTITY_ROLES = frozenset(
-    {Role.ACCOUNT_MANAGER, Role.BRANCH_REVIEWER, Role.CENTRAL_REVIEWER, Role.APPROVAL_OFFICER}
-)
-
-
-def sees_full_identity(user) -> bool:
-    return bool(scope_for(user).roles & IDENTITY_ROLES)
 
 
 class ProgressSerializer(serializers.Serializer):

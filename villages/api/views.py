@@ -34,6 +34,7 @@ from villages.models import (
     PeerReviewEvaluator,
     PeerReviewRound,
     PeerReviewVote,
+    PersonalDataAccess,
     Village,
     VillageAssignment,
 )
@@ -42,10 +43,13 @@ from villages.services import (
     archive_upsert,
     field_visit_record,
     household_upsert,
+    may_reveal_identity,
     member_upsert,
     peer_review_vote_cast,
+    personal_data_reveal,
     visit_photo_add,
 )
+from villages.services.access import DEFAULT_API_REASON
 
 
 def _visible(model, user):
@@ -149,9 +153,32 @@ class _UpsertView(APIView):
         return household
 
 
+def _reveal(request, household: Household, members: list[Member]) -> bool:
+    """Whether this detail shows full numbers; if it does, the reveal is recorded first, with the
+    tablet's ``reason`` or the default purpose of the PAD's detail."""
+    if not may_reveal_identity(request.user):
+        return False
+    with service_errors():
+        personal_data_reveal(
+            user=request.user,
+            household=household,
+            members=members,
+            fields="身份证号、手机号",
+            reason=request.query_params.get("reason") or DEFAULT_API_REASON,
+            channel=PersonalDataAccess.Channel.API,
+            path=request.path,
+        )
+    return True
+
+
+_REASON = OpenApiParameter(
+    "reason", str, description="查看完整身份证号和手机号的事由(有权限的角色，每次查看留痕)"
+)
+
+
 @extend_schema(tags=["villages"])
 class HouseholdView(_UpsertView):
-    @extend_schema(responses=s.HouseholdDetailSerializer)
+    @extend_schema(responses=s.HouseholdDetailSerializer, parameters=[_REASON])
     def get(self, request, pk):
         household = get_object_or_404(
             _visible(Household, request.user)
@@ -161,10 +188,8 @@ class HouseholdView(_UpsertView):
             ),
             pk=pk,
         )
-        context = {
-            "full_identity": s.sees_full_identity(request.user),
-            "latest_archive": latest_archive(household),
-        }
+        full = _reveal(request, household, list(household.members.all()))
+        context = {"full_identity": full, "latest_archive": latest_archive(household)}
         return Response(s.HouseholdDetailSerializer(household, context=context).data)
 
     @extend_schema(request=s.HouseholdIn, responses=s.HouseholdDetailSerializer)
@@ -181,16 +206,18 @@ class HouseholdView(_UpsertView):
                 household_id=pk, village=village, actor=_staff(request.user), **values
             )
         household = Household.objects.select_related("head").get(pk=household.pk)
-        context = {"full_identity": s.sees_full_identity(request.user), "latest_archive": None}
+        context = {"full_identity": False, "latest_archive": None}
         return self.respond(s.HouseholdDetailSerializer(household, context=context).data, created)
 
 
 @extend_schema(tags=["villages"])
 class MemberView(_UpsertView):
-    @extend_schema(responses=s.MemberSerializer)
+    @extend_schema(responses=s.MemberSerializer, parameters=[_REASON])
     def get(self, request, pk):
-        member = get_object_or_404(_visible(Member, request.user), pk=pk)
-        context = {"full_identity": s.sees_full_identity(request.user)}
+        member = get_object_or_404(
+            _visible(Member, request.user).select_related("household"), pk=pk
+        )
+        context = {"full_identity": _reveal(request, member.household, [member])}
         return Response(s.MemberSerializer(member, context=context).data)
 
     @extend_schema(request=s.MemberIn, responses=s.MemberSerializer)
@@ -202,7 +229,7 @@ class MemberView(_UpsertView):
         household = self.household_or_error(values.pop("household"))
         with service_errors():
             member, created = member_upsert(member_id=pk, household=household, **values)
-        context = {"full_identity": s.sees_full_identity(request.user)}
+        context = {"full_identity": False}
         return self.respond(s.MemberSerializer(member, context=context).data, created)
 
 

@@ -15,9 +15,13 @@ from villages.imports.columns import ARCHIVES
 from villages.models import EconomicArchive, Household, Member
 
 _MEMBER_FIELDS = ("name", "sex", "birth_date", "relation", "education", "occupation", "health")
-_MEMBER_UPDATED = ("household_id", *_MEMBER_FIELDS, "phone")
+_MEMBER_UPDATED = ("household_id", *_MEMBER_FIELDS, "phone", "phone_hash")
+# Compared through the phone's keyed hash, not its ciphertext: after a key rotation the same
+# phone encrypts to other bytes, and that is no change of the member.
+_MEMBER_COMPARED = ("household_id", *_MEMBER_FIELDS, "phone_hash")
 _ARCHIVE_FIGURES = tuple(c.field for c in ARCHIVES.columns[2:])
-_HOUSEHOLD_UPDATED = ("village_id", "group_name", "address", "phone")
+_HOUSEHOLD_UPDATED = ("village_id", "group_name", "address", "phone", "phone_hash")
+_HOUSEHOLD_COMPARED = ("village_id", "group_name", "address", "phone_hash")
 
 
 def new_id(sequence: str) -> str:
@@ -131,12 +135,12 @@ def _joined(names, prefix: str = "") -> str:
 _INSERT_HOUSEHOLDS = """
 WITH written AS (
     INSERT INTO villages_household (id, village_id, bank_id, head_id, group_name, address,
-        phone, list_colour, credit_grade, created_by_id, created_at, updated_at)
+        phone, phone_hash, list_colour, credit_grade, created_by_id, created_at, updated_at)
     SELECT k.household_id, s.village_id, %(bank)s, r.member_id, s.group_name, s.address,
-        s.phone, '', '', %(staff)s, now(), now()
+        s.phone, s.phone_hash, '', '', %(staff)s, now(), now()
     FROM import_households s
-    JOIN import_keys k USING (head_id_number)
-    JOIN import_members_resolved r ON r.id_number = s.head_id_number
+    JOIN import_keys k USING (head_id_hash)
+    JOIN import_members_resolved r ON r.id_number_hash = s.head_id_hash
     WHERE k.is_new
     ORDER BY k.household_id
     RETURNING villages_household.*, true AS pgh_created
@@ -152,12 +156,12 @@ WITH written AS (
     + ", ".join(f"{name} = s.{name}" for name in _HOUSEHOLD_UPDATED)
     + """, updated_at = now()
     FROM import_households s
-    JOIN import_keys k USING (head_id_number)
+    JOIN import_keys k USING (head_id_hash)
     WHERE NOT k.is_new AND h.id = k.household_id
       AND ("""
-    + _joined(_HOUSEHOLD_UPDATED, "h.")
+    + _joined(_HOUSEHOLD_COMPARED, "h.")
     + ") IS DISTINCT FROM ("
-    + _joined(_HOUSEHOLD_UPDATED, "s.")
+    + _joined(_HOUSEHOLD_COMPARED, "s.")
     + """)
     RETURNING h.*
 ), events AS ({events})
@@ -172,12 +176,12 @@ SELECT count(*) FROM written
 _INSERT_MEMBERS = (
     """
 WITH written AS (
-    INSERT INTO villages_member (id, household_id, bank_id, id_number, """
+    INSERT INTO villages_member (id, household_id, bank_id, id_number, id_number_hash, """
     + _joined(_MEMBER_FIELDS)
-    + """, phone, created_at, updated_at)
-    SELECT member_id, household_id, %(bank)s, id_number, """
+    + """, phone, phone_hash, created_at, updated_at)
+    SELECT member_id, household_id, %(bank)s, id_number, id_number_hash, """
     + _joined(_MEMBER_FIELDS)
-    + """, phone, now(), now()
+    + """, phone, phone_hash, now(), now()
     FROM import_members_resolved
     WHERE existing_id IS NULL
     ORDER BY member_id
@@ -197,9 +201,9 @@ WITH written AS (
     FROM import_members_resolved r
     WHERE r.existing_id IS NOT NULL AND m.id = r.existing_id
       AND ("""
-    + _joined(_MEMBER_UPDATED, "m.")
+    + _joined(_MEMBER_COMPARED, "m.")
     + ") IS DISTINCT FROM ("
-    + _joined(_MEMBER_UPDATED, "r.")
+    + _joined(_MEMBER_COMPARED, "r.")
     + """)
     RETURNING m.*
 ), events AS ({events})
@@ -219,7 +223,7 @@ WITH written AS (
     + _joined(_ARCHIVE_FIGURES, "s.")
     + """, '[]'::jsonb, '[]'::jsonb, '[]'::jsonb, '[]'::jsonb, now(), now()
     FROM import_archives s
-    JOIN import_keys k USING (head_id_number)
+    JOIN import_keys k USING (head_id_hash)
     WHERE NOT EXISTS (
         SELECT 1 FROM villages_economicarchive a
         WHERE a.household_id = k.household_id AND a.survey_date = s.survey_date)
@@ -238,7 +242,7 @@ WITH written AS (
     + ", ".join(f"{name} = s.{name}" for name in _ARCHIVE_FIGURES)
     + """, updated_at = now()
     FROM import_archives s
-    JOIN import_keys k USING (head_id_number)
+    JOIN import_keys k USING (head_id_hash)
     WHERE NOT k.is_new AND a.household_id = k.household_id AND a.survey_date = s.survey_date
       AND ("""
     + _joined(_ARCHIVE_FIGURES, "a.")

@@ -46,20 +46,23 @@ CSV_OPTIONS = "FORMAT csv, NULL '\\N'"  # an empty field is an empty string, not
 _STAGING = {
     HOUSEHOLDS.code: (
         "import_households",
-        "row_no integer, head_id_number text, village_id bigint, group_name text,"
-        " address text, phone text",
+        "row_no integer, head_id_hash bytea, village_id bigint, group_name text,"
+        " address text, phone bytea, phone_hash bytea",
         HOUSEHOLD_STAGE,
     ),
     MEMBERS.code: (
         "import_members",
-        "row_no integer, head_id_number text, id_number text, name text, sex text,"
-        " birth_date date, relation text, education text, occupation text, health text,"
-        " phone text",
+        "row_no integer, head_id_hash bytea, id_number_hash bytea, id_number bytea, name text,"
+        " sex text, birth_date date, relation text, education text, occupation text,"
+        " health text, phone bytea, phone_hash bytea",
         MEMBER_STAGE,
     ),
     ARCHIVES.code: (
         "import_archives",
-        "row_no integer, " + ", ".join(f"{c.field} {c.sql_type}" for c in ARCHIVES.columns),
+        "row_no integer, head_id_hash bytea, "
+        + ", ".join(
+            f"{c.field} {c.sql_type}" for c in ARCHIVES.columns if c.field != "head_id_number"
+        ),
         ARCHIVE_STAGE,
     ),
 }
@@ -197,10 +200,10 @@ def _hold_referenced_rows(cursor, params) -> None:
         f"""
         WITH wanted_households AS (
             SELECT k.household_id FROM import_members_resolved r
-            JOIN import_keys k USING (head_id_number)
+            JOIN import_keys k USING (head_id_hash)
             WHERE NOT k.is_new AND r.existing_id IS NULL
             UNION
-            SELECT k.household_id FROM import_archives s JOIN import_keys k USING (head_id_number)
+            SELECT k.household_id FROM import_archives s JOIN import_keys k USING (head_id_hash)
             WHERE NOT k.is_new AND NOT EXISTS (
                 SELECT 1 FROM villages_economicarchive a
                 WHERE a.household_id = k.household_id AND a.survey_date = s.survey_date)
@@ -256,15 +259,15 @@ def _resolve(cursor, params) -> None:
     cursor.execute(
         """
         CREATE TEMP TABLE import_keys ON COMMIT DROP AS
-        SELECT k.head_id_number, h.id IS NULL AS is_new,
+        SELECT k.head_id_hash, h.id IS NULL AS is_new,
                coalesce(h.id, {new_id}) AS household_id
-        FROM (SELECT head_id_number FROM import_households
-              UNION SELECT head_id_number FROM import_members
-              UNION SELECT head_id_number FROM import_archives) k
-        LEFT JOIN import_households s USING (head_id_number)
-        LEFT JOIN villages_member m ON m.bank_id = %(bank)s AND m.id_number = k.head_id_number
+        FROM (SELECT head_id_hash FROM import_households
+              UNION SELECT head_id_hash FROM import_members
+              UNION SELECT head_id_hash FROM import_archives) k
+        LEFT JOIN import_households s USING (head_id_hash)
+        LEFT JOIN villages_member m ON m.bank_id = %(bank)s AND m.id_number_hash = k.head_id_hash
         LEFT JOIN villages_household h ON h.head_id = m.id
-        """.format(new_id=new_id("row_number() OVER (ORDER BY s.row_no, k.head_id_number)")),
+        """.format(new_id=new_id("row_number() OVER (ORDER BY s.row_no, k.head_id_hash)")),
         params,
     )
     cursor.execute(
@@ -273,8 +276,8 @@ def _resolve(cursor, params) -> None:
         SELECT s.*, k.household_id, m.household_id AS current_household_id,
                m.id AS existing_id, coalesce(m.id, {new_id}) AS member_id
         FROM import_members s
-        JOIN import_keys k USING (head_id_number)
-        LEFT JOIN villages_member m ON m.bank_id = %(bank)s AND m.id_number = s.id_number
+        JOIN import_keys k USING (head_id_hash)
+        LEFT JOIN villages_member m ON m.bank_id = %(bank)s AND m.id_number_hash = s.id_number_hash
         """.format(new_id=new_id("row_number() OVER (ORDER BY k.household_id, s.row_no)")),
         params,
     )
@@ -285,14 +288,14 @@ def _resolve(cursor, params) -> None:
         SELECT 'households', s.row_no, '户主身份证号',
                '该户在系统中已不存在(校验后被删除或更换了户主)，请重新上传校验'
         FROM import_keys k
-        LEFT JOIN import_households s USING (head_id_number)
+        LEFT JOIN import_households s USING (head_id_hash)
         WHERE k.is_new AND s.row_no IS NULL
         UNION ALL
         SELECT 'households', s.row_no, '户主身份证号',
                '户主本人不在本次导入的家庭成员中，无法新建该户，请重新上传校验'
-        FROM import_households s JOIN import_keys k USING (head_id_number)
+        FROM import_households s JOIN import_keys k USING (head_id_hash)
         WHERE k.is_new AND NOT EXISTS (
-            SELECT 1 FROM import_members_resolved r WHERE r.id_number = s.head_id_number)
+            SELECT 1 FROM import_members_resolved r WHERE r.id_number_hash = s.head_id_hash)
         UNION ALL
         SELECT 'members', row_no, '身份证号',
                '校验之后此人已被登记到本行社另一户，请重新上传校验'

@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
+from common import pii
 from common.masking import mask_id_number
 from villages.imports.cells import IdNumbers, cleaner_for, column_cleaner_for
 from villages.imports.columns import ARCHIVES, HOUSEHOLDS, MEMBERS, SheetSpec
+from villages.imports.protect import StagedCrypto
 from villages.imports.reader import SheetRows, Workbook, problem
 from villages.models import Village
 from villages.validation import MIN_HEAD_AGE, FieldError, age_on
@@ -30,10 +32,20 @@ HEAD = "head"
 _SOURCE = {"village_id": "village_code"}
 
 # Staged row layouts, one per sheet: what ``upsert`` COPYs into its staging tables.
-HOUSEHOLD_STAGE = ("row_no", "head_id_number", "village_id", "group_name", "address", "phone")
+# ID numbers and phones are staged as keyed hashes and ciphertexts (``protect``), never as text.
+HOUSEHOLD_STAGE = (
+    "row_no",
+    "head_id_hash",
+    "village_id",
+    "group_name",
+    "address",
+    "phone",
+    "phone_hash",
+)
 MEMBER_STAGE = (
     "row_no",
-    "head_id_number",
+    "head_id_hash",
+    "id_number_hash",
     "id_number",
     "name",
     "sex",
@@ -43,8 +55,13 @@ MEMBER_STAGE = (
     "occupation",
     "health",
     "phone",
+    "phone_hash",
 )
-ARCHIVE_STAGE = ("row_no", *(column.field for column in ARCHIVES.columns))
+ARCHIVE_STAGE = (
+    "row_no",
+    "head_id_hash",
+    *(column.field for column in ARCHIVES.columns if column.field != "head_id_number"),
+)
 
 
 @dataclass
@@ -128,7 +145,8 @@ def validate_workbook(
             on_progress(spec)
     households, members, archives = (checks[s.name] for s in (HOUSEHOLDS, MEMBERS, ARCHIVES))
 
-    existing = _existing_members(bank_id, _all_id_numbers(households, members, archives))
+    crypto = StagedCrypto()
+    existing = _existing_members(bank_id, _all_id_numbers(households, members, archives), crypto)
     file_heads = _check_households(households, existing, id_numbers, today)
     _check_members(members, file_heads, existing)
     _check_archives(archives, file_heads, existing)
@@ -140,7 +158,7 @@ def validate_workbook(
         (members, MEMBER_STAGE),
         (archives, ARCHIVE_STAGE),
     ):
-        rows, skipped = _stage(check, layout, skipped_heads, id_numbers)
+        rows, skipped = _stage(check, layout, skipped_heads, id_numbers, crypto)
         staged[check.spec.code] = rows
         for index in skipped:
             warnings.append(
@@ -199,42 +217,53 @@ def _all_id_numbers(*checks: SheetCheck) -> set[str]:
     return numbers
 
 
-def _existing_members(bank_id: int, id_numbers: set[str]) -> _Existing:
+def _existing_members(bank_id: int, id_numbers: set[str], crypto: StagedCrypto) -> _Existing:
     """The bank's members among ``id_numbers``, with their households and those households'
     heads; through a temporary table because a big file has hundreds of thousands of IDs.
-    Heads are looked up once per household, not once per member: re-importing a file whose
-    350,000 members all exist took twice as long with the head joined to every member."""
+    Members are found by the keyed hash of their ID number (``common.pii``); a head who is not
+    in the file is decrypted for the report. Heads are looked up once per household, not once
+    per member: re-importing a file whose 350,000 members all exist took twice as long with the
+    head joined to every member."""
     household_of_member, head_of_household, household_of_head = {}, {}, {}
     if id_numbers:
+        number_of_hash = {crypto.id_hash(number): number for number in id_numbers}
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 "DROP TABLE IF EXISTS pg_temp.import_ids, pg_temp.import_found;"
-                "CREATE TEMP TABLE import_ids (id_number text) ON COMMIT DROP"
+                "CREATE TEMP TABLE import_ids (id_hash bytea) ON COMMIT DROP"
             )
-            # ID numbers are digits and X: nothing COPY's text format would need escaped.
-            cursor.copy_expert("COPY import_ids FROM STDIN", io.StringIO("\n".join(id_numbers)))
+            # bytea as hex; COPY's text format reads a backslash as an escape, so it is doubled.
+            cursor.copy_expert(
+                "COPY import_ids FROM STDIN",
+                io.StringIO("\n".join("\\\\x" + digest.hex() for digest in number_of_hash)),
+            )
             cursor.execute("ANALYZE import_ids")
             cursor.execute(
                 """
                 CREATE TEMP TABLE import_found ON COMMIT DROP AS
-                SELECT m.id_number, m.household_id
+                SELECT m.id_number_hash, m.household_id
                 FROM import_ids i
-                JOIN villages_member m ON m.bank_id = %s AND m.id_number = i.id_number
+                JOIN villages_member m ON m.bank_id = %s AND m.id_number_hash = i.id_hash
                 """,
                 [bank_id],
             )
             cursor.execute("ANALYZE import_found")
-            cursor.execute("SELECT id_number, household_id::text FROM import_found")
-            household_of_member = dict(cursor.fetchall())
+            cursor.execute("SELECT id_number_hash, household_id::text FROM import_found")
+            household_of_member = {
+                number_of_hash[bytes(digest)]: household for digest, household in cursor
+            }
             cursor.execute(
                 """
-                SELECT h.id::text, head.id_number
+                SELECT h.id::text, head.id_number_hash, head.id_number
                 FROM (SELECT DISTINCT household_id FROM import_found) f
                 JOIN villages_household h ON h.id = f.household_id
                 JOIN villages_member head ON head.id = h.head_id
                 """
             )
-            head_of_household = dict(cursor.fetchall())
+            head_of_household = {
+                household: number_of_hash.get(bytes(digest)) or pii.decrypt(cipher, pii.ID_NUMBER)
+                for household, digest, cipher in cursor
+            }
             cursor.execute("DROP TABLE IF EXISTS pg_temp.import_ids, pg_temp.import_found")
         household_of_head = {
             head: household
@@ -389,11 +418,24 @@ def _households_not_importable(
     return skipped
 
 
-def _stage(check: SheetCheck, layout, skipped_heads: set[str], id_numbers: IdNumbers):
+def _stage(
+    check: SheetCheck,
+    layout,
+    skipped_heads: set[str],
+    id_numbers: IdNumbers,
+    crypto: StagedCrypto,
+):
     """The importable rows of ``check`` as tuples in ``layout``, and the indexes of valid rows
     left out because what they depend on is invalid."""
     columns = check.columns
     heads = columns["head_id_number"]
+    protected = {"head_id_hash": crypto.id_hashes(heads)}
+    if "id_number" in layout:
+        protected["id_number_hash"] = crypto.id_hashes(columns["id_number"])
+        protected["id_number"] = crypto.id_ciphers(columns["id_number"])
+    if "phone" in layout:
+        protected["phone_hash"] = crypto.phone_hashes(columns["phone"])
+        protected["phone"] = crypto.phone_ciphers(columns["phone"])
     if check.spec is MEMBERS:
         info = id_numbers.info
         facts = [info[n] if n else (None, None) for n in columns["id_number"]]
@@ -403,6 +445,7 @@ def _stage(check: SheetCheck, layout, skipped_heads: set[str], id_numbers: IdNum
         text[None] = None
         birth = [text[fact[1]] for fact in facts]
         columns = {**columns, "sex": sex, "birth_date": birth}
+    columns = {**columns, **protected}
     # Row numbers as text: a staged row that is all text is written without csv.writer.
     row_numbers = list(map(str, check.row_numbers))
     data = [row_numbers] + [columns[_SOURCE.get(name, name)] for name in layout[1:]]

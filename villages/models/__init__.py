@@ -1,3 +1,4 @@
+from villages.models.access import PersonalDataAccess
 from villages.models.archives import EconomicArchive
 from villages.models.campaigns import Campaign
 from villages.models.divisions import Division, Village, VillageAssignment
@@ -24,6 +25,7 @@ __all__ = [
     "PeerReviewResult",
     "PeerReviewRound",
     "PeerReviewVote",
+    "PersonalDataAccess",
     "Village",
     "VillageAssignment",
     "VisitPhoto",

@@ -1,5 +1,9 @@
 """Every write of the villages app. Admin, API, imports and tasks call these."""
 
+from villages.services.access import (
+    may_reveal_identity,
+    personal_data_reveal,
+)
 from villages.services.campaigns import (
     campaign_create,
     campaign_create_check,
@@ -42,11 +46,13 @@ __all__ = [
     "division_create",
     "field_visit_record",
     "household_upsert",
+    "may_reveal_identity",
     "member_upsert",
     "peer_review_evaluator_add",
     "peer_review_round_close",
     "peer_review_round_open",
     "peer_review_vote_cast",
+    "personal_data_reveal",
     "photo_check",
     "village_assign",
     "village_assignment_check",

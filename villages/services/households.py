@@ -105,13 +105,14 @@ def member_upsert(
         raise ValidationError({"id_number": f"户主须年满{MIN_HEAD_AGE}周岁"})
 
     owner = (
-        Member.objects.filter(bank_id=household.bank_id, id_number=number)
+        Member.objects.filter(bank_id=household.bank_id)
+        .with_id_number(number)
         .exclude(pk=member_id)
-        .select_related("household")
-        .first()
+        .exists()
     )
-    if owner is not None:
-        raise ValidationError({"id_number": f"该身份证号已登记在其他成员名下({owner.name})"})
+    if owner:
+        # Only that it is taken: the other member may live in a village this user cannot see.
+        raise ValidationError({"id_number": "该身份证号已登记在本行社其他成员名下"})
     if is_head:
         other_head = Member.objects.filter(household=household, relation=Member.Relation.HEAD)
         if other_head.exclude(pk=member_id).exists():
