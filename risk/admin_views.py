@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.template.loader import render_to_string
 
+from common.spreadsheets import spreadsheet_row
 from org.tenancy import scope_queryset
 from risk.models import HouseholdScore, MonitoringRun, Scorecard, ScorecardBin
 from risk.scoring import feature_label
@@ -232,27 +233,29 @@ def points_workbook(scorecards: list[Scorecard]) -> bytes:
             ("评级分数线", "；".join(f"{g} ≥ {c}" for g, c in scorecard.grade_cutoffs or [])),
         ]
         for key, value in facts:
-            sheet.append([key, value])
+            sheet.append(spreadsheet_row([key, value]))
         sheet.append([])
-        sheet.append([title for _, title in POINTS_COLUMNS])
+        sheet.append(spreadsheet_row(title for _, title in POINTS_COLUMNS))
         for cell in sheet[sheet.max_row]:
             cell.font = Font(bold=True)
         for row in by_card.get(scorecard.pk, []):
             sheet.append(
-                [
-                    row.feature,
-                    feature_label(row.feature),
-                    row.bin_index,
-                    row.get_kind_display(),
-                    row.label,
-                    row.lower,
-                    row.upper,
-                    ", ".join(map(str, row.categories)) if row.categories else None,
-                    row.count,
-                    round(row.event_rate, 6),
-                    round(row.woe, 6),
-                    float(row.points),
-                ]
+                spreadsheet_row(
+                    [
+                        row.feature,
+                        feature_label(row.feature),
+                        row.bin_index,
+                        row.get_kind_display(),
+                        row.label,
+                        row.lower,
+                        row.upper,
+                        ", ".join(map(str, row.categories)) if row.categories else None,
+                        row.count,
+                        round(row.event_rate, 6),
+                        round(row.woe, 6),
+                        float(row.points),
+                    ]
+                )
             )
         sheet.column_dimensions["A"].width = 24
         sheet.column_dimensions["B"].width = 26

@@ -128,6 +128,25 @@ def test_points_table_exports_to_xlsx(champion, client_for):
     assert {r[0] for r in bins} == set(champion.metrics["features"])
 
 
+def test_exported_text_that_excel_would_run_is_written_as_text(champion, client_for):
+    """Bin labels and categories come from training data: one that starts like a formula is
+    neutralised in the produced workbook, never stored as a formula."""
+    first = ScorecardBin.objects.filter(scorecard=champion).order_by("feature", "bin_index")[0]
+    ScorecardBin.objects.filter(pk=first.pk).update(
+        label='=HYPERLINK("http://x","y")', categories=["@SUM(1)", "-1"]
+    )
+
+    response = client_for("fed_admin").get(f"{CHANGELIST}{champion.pk}/points.xlsx")
+
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    row = next(r for r in sheet.iter_rows() if r[0].value == first.feature and r[2].value == 0)
+    label, categories = row[4], row[7]
+    assert (label.value, label.data_type) == ('\'=HYPERLINK("http://x","y")', "s")
+    assert (categories.value, categories.data_type) == ("'@SUM(1), -1", "s")
+    assert not [c for r in sheet.iter_rows() for c in r if c.data_type == "f"]
+    assert row[5].value is None or isinstance(row[5].value, float)  # numbers stay numbers
+
+
 def test_export_action_puts_each_selected_scorecard_on_a_sheet(champion, challenger, client_for):
     response = client_for("fed_admin").post(
         CHANGELIST,

@@ -45,6 +45,14 @@ _CN_MOBILE = re.compile(PhoneMetadata.metadata_for_region("CN").mobile.national_
 _TRUE = frozenset({"是", "Y", "YES", "TRUE", "T", "1", "有", "√", "✓", "参加", "已参加"})
 _FALSE = frozenset({"否", "N", "NO", "FALSE", "F", "0", "无", "×", "✗", "未参加", ""})
 _CONTROL = str.maketrans({"\t": " ", "\n": " ", "\r": " ", "\x00": ""})
+# Spreadsheet (formula) injection, OWASP: free text beginning with one of these is run as a
+# formula by whoever opens an export of it in Excel, so the import refuses it (exports neutralise
+# it too: ``common.spreadsheets``). Checked after NFKC, so "＝" counts as "="; a leading tab or
+# CR is stripped before the check. Numbers and phones have their own columns and cleaners, where
+# "-5" and "+86…" are judged as what they are.
+_FORMULA_START = frozenset("=+-@")
+# A cell of a joined text column (``_SEPARATOR`` between cells) that begins like a formula.
+_FORMULA_CELL = re.compile("(?:^|\x1e)[^\\S\x1e]*[=+\\-@]")
 _EXCEL_EPOCH = datetime.date(1899, 12, 30)
 # Weight of each of the first 17 digits in the check digit, mod 11 (see ``clean_column``).
 _CHECK_WEIGHTS = np.array([pow(2, 16 - i, 11) for i in range(17)], dtype=np.int64)
@@ -167,6 +175,12 @@ def text_cleaner(column: Column) -> Cleaner:
             return ""
         if limit and len(text) > limit:
             raise FieldError(f"{label}不能超过{limit}个字(现为{len(text)}个字)")
+        first = text.lstrip()[:1]
+        if first in _FORMULA_START:
+            raise FieldError(
+                f"{label}不能以“{first}”开头：Excel会把这样的内容当作公式执行，"
+                "请删除开头的符号或改用文字"
+            )
         return text
 
     return clean
@@ -393,7 +407,10 @@ def _text_column(column: Column) -> ColumnCleaner:
         joined = _SEPARATOR.join(values)
         if joined.count(_SEPARATOR) != len(values) - 1:
             return None
-        parts = unicodedata.normalize("NFKC", joined).translate(_CONTROL).split(_SEPARATOR)
+        normal = unicodedata.normalize("NFKC", joined).translate(_CONTROL)
+        if _FORMULA_CELL.search(normal):
+            return None
+        parts = normal.split(_SEPARATOR)
         if len(parts) != len(values):
             return None
         parts = [part.strip() for part in parts]

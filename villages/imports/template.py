@@ -13,6 +13,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from common.spreadsheets import spreadsheet_cell
 from villages.imports.columns import NOTES_SHEET, SHEETS, Kind
 from villages.imports.reader import MAX_BLANK_RUN, human_size, max_file_bytes
 
@@ -33,7 +34,7 @@ def template_workbook_bytes() -> bytes:
     for spec in SHEETS:
         sheet = workbook.create_sheet(spec.name)
         for index, column in enumerate(spec.columns, start=1):
-            cell = sheet.cell(row=1, column=index, value=column.template_header)
+            cell = sheet.cell(row=1, column=index, value=spreadsheet_cell(column.template_header))
             cell.font = _REQUIRED_FONT if column.required else _HEADER_FONT
             cell.fill = _HEADER_FILL
             cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
@@ -98,8 +99,8 @@ def _notes(sheet) -> None:
             required = "必填" if column.required else "选填"
             lines.append((spec.name, f"{column.header}（{required}）{column.note}"))
     for row, (first, second) in enumerate(lines, start=1):
-        sheet.cell(row=row, column=1, value=first)
-        sheet.cell(row=row, column=2, value=second)
+        sheet.cell(row=row, column=1, value=spreadsheet_cell(first))
+        sheet.cell(row=row, column=2, value=spreadsheet_cell(second))
     sheet["A1"].font = Font(bold=True, size=14)
     sheet.column_dimensions["A"].width = 12
     sheet.column_dimensions["B"].width = 120
