@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection
 from django.utils import timezone
 
 from common.models import IdempotencyRecord
@@ -23,7 +23,15 @@ class ClaimOutcome(enum.Enum):
 @dataclass(frozen=True)
 class Claim:
     outcome: ClaimOutcome
-    record: IdempotencyRecord
+    # The key's record; ``None`` only for an IN_FLIGHT answer after ``_CLAIM_ATTEMPTS`` lost races.
+    record: IdempotencyRecord | None
+
+
+# How often a claim looks again when the record it conflicted with is gone before it could be
+# read (released by a failed request, purged after expiry) or was taken over under it. Each retry
+# needs another request to finish in the few microseconds between two statements; after this
+# many the client is told to retry (409), as for any request still in flight.
+_CLAIM_ATTEMPTS = 3
 
 
 def idempotency_claim(
@@ -31,8 +39,11 @@ def idempotency_claim(
 ) -> Claim:
     """Claim ``key`` for this request, or say why it cannot be claimed.
 
-    The claim commits on its own (outside any request transaction) so a concurrent retry sees it
-    at once and gets 409 instead of doing the work a second time.
+    The claim is one ``INSERT … ON CONFLICT DO NOTHING``: it raises nothing when the key is
+    taken, so it is safe inside an outer transaction (no aborted transaction, no savepoint), and
+    outside one it commits at once so a concurrent retry sees it and gets 409 instead of doing the
+    work a second time. When the key is taken, the record is read; if it has vanished meanwhile
+    (its request failed and released it, or it expired and was purged) the claim is tried again.
     """
     now = timezone.now()
     fields = {
@@ -46,34 +57,58 @@ def idempotency_claim(
         "completed_at": None,
         "expires_at": now + settings.IDEMPOTENCY_KEY_TTL,
     }
-    try:
-        with transaction.atomic():
-            record = IdempotencyRecord.objects.create(user_id=user_id, key=key, **fields)
-        return Claim(ClaimOutcome.CLAIMED, record)
-    except IntegrityError:
-        pass
+    for _attempt in range(_CLAIM_ATTEMPTS):
+        pk = _insert_unless_taken(user_id=user_id, key=key, fields=fields)
+        if pk is not None:
+            return Claim(ClaimOutcome.CLAIMED, _claimed(pk, user_id, key, fields))
+        record = IdempotencyRecord.objects.filter(user_id=user_id, key=key).first()
+        if record is None:
+            continue
+        stale_claim = (
+            record.state == IdempotencyRecord.State.IN_FLIGHT
+            and record.claimed_at < now - settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT
+        )
+        if record.expires_at <= now or stale_claim:
+            # An expired key, or a claim whose process died mid-request: take it over, guarded by
+            # the values we read so two retries cannot both win.
+            taken = IdempotencyRecord.objects.filter(
+                pk=record.pk, state=record.state, claimed_at=record.claimed_at
+            ).update(**fields)
+            if taken:
+                return Claim(ClaimOutcome.CLAIMED, _claimed(record.pk, user_id, key, fields))
+            continue  # another retry took it over, or its owner released it: look again
+        if record.request_hash != request_hash:
+            return Claim(ClaimOutcome.MISMATCH, record)
+        if record.state == IdempotencyRecord.State.IN_FLIGHT:
+            return Claim(ClaimOutcome.IN_FLIGHT, record)
+        return Claim(ClaimOutcome.REPLAY, record)
+    return Claim(ClaimOutcome.IN_FLIGHT, None)
 
-    record = IdempotencyRecord.objects.get(user_id=user_id, key=key)
-    stale_claim = (
-        record.state == IdempotencyRecord.State.IN_FLIGHT
-        and record.claimed_at < now - settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT
+
+def _insert_unless_taken(*, user_id: int, key: str, fields: dict) -> int | None:
+    """Insert the claim; its id, or ``None`` when (user, key) is already taken."""
+    values = {"user_id": user_id, "key": key, **fields}
+    meta = IdempotencyRecord._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in values)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({columns}) "
+            f"VALUES ({', '.join(['%s'] * len(values))}) "
+            f"ON CONFLICT ({quote('user_id')}, {quote('key')}) DO NOTHING RETURNING id",
+            [str(value) if name == "state" else value for name, value in values.items()],
+        )
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+def _claimed(pk: int, user_id: int, key: str, fields: dict) -> IdempotencyRecord:
+    """The record as this claim wrote it, without reading it back."""
+    return IdempotencyRecord.from_db(
+        connection.alias,
+        ["id", "user_id", "key", *fields],
+        [pk, user_id, key, *fields.values()],
     )
-    if record.expires_at <= now or stale_claim:
-        # An expired key, or a claim whose process died mid-request: take it over, guarded by
-        # the values we read so two retries cannot both win.
-        taken = IdempotencyRecord.objects.filter(
-            pk=record.pk, state=record.state, claimed_at=record.claimed_at
-        ).update(**fields)
-        if taken:
-            record.refresh_from_db()
-            return Claim(ClaimOutcome.CLAIMED, record)
-        record.refresh_from_db()
-
-    if record.request_hash != request_hash:
-        return Claim(ClaimOutcome.MISMATCH, record)
-    if record.state == IdempotencyRecord.State.IN_FLIGHT:
-        return Claim(ClaimOutcome.IN_FLIGHT, record)
-    return Claim(ClaimOutcome.REPLAY, record)
 
 
 def idempotency_complete(*, record: IdempotencyRecord, status: int, body: Any) -> None:
