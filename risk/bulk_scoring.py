@@ -25,8 +25,10 @@ from risk.scoring import SCORE_COLUMNS, PointsTable, challenger_mask, scorecards
 
 logger = logging.getLogger(__name__)
 
-# Until the limit model (a later issue) exists, a placeholder: the grade's ceiling, capped at three
-# years of net income, in whole thousands of yuan. Grades not listed get no placeholder.
+# Until the limit model (a later issue) exists, a placeholder shown as a reference only (参考额度，
+# 仅供参考，非授信额度): the grade's ceiling, capped at three years of net income, in whole
+# thousands of yuan. Grades not listed, and households whose net income is unknown, get none —
+# a missing income is not a reason to suggest the grade's full ceiling.
 LIMIT_CEILING_BY_GRADE = {"AAA": 300_000, "AA": 200_000, "A": 100_000, "B": 50_000, "C": 0}
 LIMIT_INCOME_YEARS = 3
 COPY_BLOCK = 1 << 20
@@ -78,11 +80,13 @@ class Scorecards:
 
 
 def limit_placeholders(grades: np.ndarray, net_income: np.ndarray) -> np.ndarray:
-    """Placeholder limits (yuan, whole thousands; NaN = none) until the limit model exists."""
+    """Placeholder limits (yuan, whole thousands; NaN = none) until the limit model exists: none
+    without a net income. The one-household path (``risk.scoring``) calls this too."""
     ceilings = {grade: LIMIT_CEILING_BY_GRADE.get(grade, np.nan) for grade in set(grades)}
     ceiling = np.fromiter((ceilings[g] for g in grades), dtype=np.float64, count=len(grades))
+    # NaN income stays NaN through the cap and the minimum: no placeholder.
     income_cap = np.where(net_income > 0, LIMIT_INCOME_YEARS * net_income, 0.0)
-    income_cap = np.where(np.isnan(net_income), ceiling, income_cap)
+    income_cap = np.where(np.isnan(net_income), np.nan, income_cap)
     return np.floor(np.minimum(ceiling, income_cap) / 1000) * 1000
 
 
