@@ -94,7 +94,8 @@ class StaffForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            self.fields["employee_no"].disabled = True
+            if "employee_no" in self.fields:  # absent on a view-only page
+                self.fields["employee_no"].disabled = True
             names = self.instance.user.groups.values_list("name", flat=True)
             self.initial["roles"] = [r.value for r in map(role_of_group_name, names) if r]
 
@@ -139,7 +140,10 @@ class StaffAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = StaffForm if obj is not None else StaffAddForm
-        kwargs["fields"] = None
+        # The form declares its fields; a view-only page (risk officers, the federation) needs
+        # them named so that Django can show them all read-only (None was a server error).
+        may_change = obj is None or self.has_change_permission(request, obj)
+        kwargs["fields"] = None if may_change else self.get_fields(request, obj)
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request, obj=None):

@@ -101,9 +101,11 @@ class HouseholdForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        phone = self.fields.get("phone")
+        if phone is None:  # a view-only page: nothing to type, the page shows the mask
+            return
         current = self.instance.phone if self.instance.pk else ""
         self.initial["phone"] = ""
-        phone = self.fields["phone"]
         phone.required = False
         phone.help_text = (
             f"当前：{mask_phone(current)}。留空则不修改。" if current else "当前未登记联系电话。"

@@ -37,6 +37,7 @@ from villages.models import (
     PersonalDataAccess,
     Village,
     VillageAssignment,
+    VisitPhoto,
 )
 from villages.selectors import latest_archive, village_progress
 from villages.services import (
@@ -292,6 +293,9 @@ class VisitPhotoView(_UpsertView):
     @extend_schema(request=s.VisitPhotoIn, responses=s.VisitPhotoSerializer)
     def put(self, request, visit_pk, pk):
         visit = get_object_or_404(_visible(FieldVisit, request.user), pk=visit_pk)
+        # Another bank's photo id is not found, as every id of another bank, before the body
+        # is read: the caller learns nothing of it and its row is never touched.
+        self.existing_or_404(VisitPhoto, pk)
         data = s.VisitPhotoIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)

@@ -7,7 +7,7 @@ import hashlib
 import uuid
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
@@ -140,7 +140,11 @@ def visit_photo_add(
     latitude: Decimal | None = None,
     longitude: Decimal | None = None,
 ) -> tuple[VisitPhoto, bool]:
-    existing = VisitPhoto.objects.filter(pk=photo_id).first()
+    # Only this bank's photos are looked at: another bank's row is neither read nor compared
+    # (callers answer its id as not found before calling, as for any other bank's id).
+    existing = VisitPhoto.objects.filter(pk=photo_id, visit__bank_id=visit.bank_id).first()
+    if existing is None and VisitPhoto.objects.filter(pk=photo_id).exists():
+        raise PermissionDenied("该影像编号不可用")
     if existing is not None:
         if existing.visit_id != visit.pk:
             raise ValidationError({"id": "该影像编号属于另一次走访"})

@@ -1,0 +1,236 @@
+"""The tenancy matrix's world: two banks holding one object of every bank-owned model, and a
+village of bank 1 that its account manager ``b1_am2`` does not serve.
+
+Built through the services and the other test suites' helpers, as the demo and those tests
+build them; a model the walkers meet without an entry in a kit fails the matrix by name.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from PIL import Image
+
+from org.models import Institution, Staff
+from org.roles import Role
+from org.services import device_token_issue, staff_create
+from risk.batch import scoring_chunk_run, scoring_job_create
+from risk.models import MonitoringRun, ScorecardTraining, ScoringSegment
+from risk.registry import scorecard_training_create
+from tests.risk.batch_setup import make_scorecard
+from tests.villages.import_files import build_xlsx, family
+from villages.demo import make_id_number
+from villages.models import Division, Member, VillageAssignment
+from villages.services import (
+    archive_upsert,
+    campaign_create,
+    division_create,
+    field_visit_record,
+    household_upsert,
+    member_upsert,
+    peer_review_evaluator_add,
+    peer_review_round_open,
+    peer_review_vote_cast,
+    village_assign,
+    village_create,
+    visit_photo_add,
+)
+
+BANK1_ATTACKER = "b1_all"  # bank-1 administrator holding every permission: only tenancy stops it
+MANAGER_ATTACKER = "b1_am2"  # account manager of 北杜村 (bank 1), given every permission too
+
+
+@dataclass
+class World:
+    own: dict = field(default_factory=dict)  # bank 1, served by b1_am2
+    foreign: dict = field(default_factory=dict)  # bank 2
+    unassigned: dict = field(default_factory=dict)  # bank 1, a village b1_am2 does not serve
+
+
+def jpeg_bytes(colour=(40, 120, 60)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), colour).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def _photo_upload(name: str = "visit.jpg", colour=(40, 120, 60)) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, jpeg_bytes(colour), content_type="image/jpeg")
+
+
+def _village_kit(kit: dict, village, households, manager: Staff, tag: str) -> None:
+    household = households[0]
+    kit["villages.Village"] = village
+    kit["villages.VillageAssignment"] = VillageAssignment.objects.filter(village=village).first()
+    kit["villages.Household"] = household
+    kit["villages.Member"] = Member.objects.filter(household=household).order_by("pk").first()
+    kit["villages.EconomicArchive"] = household.archives.order_by("pk").first()
+    visit, _ = field_visit_record(
+        visit_id=uuid.uuid4(),
+        household=household,
+        account_manager=manager,
+        visited_at=timezone.now() - datetime.timedelta(hours=2),
+        purpose="archive",
+        notes=f"{tag}走访",
+    )
+    kit["villages.FieldVisit"] = visit
+    photo, _ = visit_photo_add(
+        photo_id=uuid.uuid4(),
+        visit=visit,
+        kind="house",
+        upload=_photo_upload(),
+        captured_at=timezone.now() - datetime.timedelta(hours=2),
+    )
+    kit["villages.VisitPhoto"] = photo
+    kit["villages.Campaign"] = campaign_create(
+        village=village,
+        name=f"{village.name}整村授信",
+        starts_on=datetime.date(2026, 10, 8),
+        ends_on=datetime.date(2026, 12, 31),
+        lead=manager,
+    )
+    round_ = peer_review_round_open(village=village, title=f"{tag}评议", opened_by=manager)
+    evaluator = peer_review_evaluator_add(
+        round=round_, name=f"{tag}评议员", kind="elder", username=f"pr_{tag}", password=None
+    )
+    kit["villages.PeerReviewRound"] = round_
+    kit["villages.PeerReviewEvaluator"] = evaluator
+    kit["villages.PeerReviewVote"] = peer_review_vote_cast(
+        evaluator=evaluator, household=household, colour="green"
+    )
+
+
+def _bank_kit(kit: dict, bank: Institution, village, manager: Staff, make_product, tag) -> None:
+    kit["org.Institution"] = village.branch
+    kit["org.Staff"] = manager
+    kit["auth.User"] = manager.user
+    kit["org.DeviceToken"], _ = device_token_issue(user=manager.user, device_id=f"pad-{tag}")
+    number = 1 if tag == "b1" else 2
+    households, members, archives = family(number)
+    kit["villages.ImportJob"] = _import_job(manager, build_xlsx(households, members, archives))
+    product = make_product(f"T-{tag.upper()}", owner=bank)
+    kit["products.Product"] = product
+    kit["products.ProductVersion"] = product.versions.order_by("number").first()
+    kit["products.ProductStatusChange"] = product.status_changes.order_by("pk").first()
+    scorecard = make_scorecard(bank=bank)
+    kit["risk.Scorecard"] = scorecard
+    kit["risk.ScorecardTraining"] = scorecard_training_create(
+        segment=ScoringSegment.objects.get(code="farmer", bank=None),
+        source="synthetic",
+        bank=bank,
+        synthetic_rows=1000,
+    )
+    job = scoring_job_create(
+        scope="village", scope_id=village.pk, bank=bank, created_by=manager, enqueue=False
+    )
+    for chunk_id in job.chunks.values_list("pk", flat=True):
+        scoring_chunk_run(chunk_id=chunk_id, refresh_features=True)
+    kit["risk.ScoringJob"] = job
+    kit["risk.HouseholdScore"] = kit["villages.Household"].scores.order_by("pk").first()
+    kit["risk.HouseholdFeatures"] = getattr(kit["villages.Household"], "features", None)
+    kit["risk.MonitoringRun"] = MonitoringRun.objects.create(
+        scorecard=scorecard,
+        computed_at=timezone.now(),
+        sample_size=3,
+        score_psi=Decimal("0.01"),
+        band="stable",
+        feature_psi={},
+    )
+    assert ScorecardTraining.objects.filter(bank=bank).exists()
+    kit["villages.PersonalDataAccess"] = _personal_data_access(kit, manager)
+
+
+def _personal_data_access(kit: dict, manager: Staff):
+    try:
+        from villages.services import personal_data_reveal
+    except ImportError:  # the access log is being introduced alongside this matrix
+        return None
+    return personal_data_reveal(
+        user=manager.user,
+        household=kit["villages.Household"],
+        fields="身份证号",
+        reason="核对身份",
+        channel="api",
+    )
+
+
+def _import_job(manager: Staff, content: bytes):
+    from villages.imports.services import import_job_create
+
+    return import_job_create(uploaded_by=manager, upload=SimpleUploadedFile("村民.xlsx", content))
+
+
+def _third_village(province):
+    """县底村: bank 1's, served by b1_am3, not by b1_am2."""
+    township = Division.objects.get(code="141002101000")
+    division = division_create(code="141002101203", name="县底村", level=5, parent=township)
+    village = village_create(division=division, branch=Institution.objects.get(code="SXRCU-YD-B03"))
+    manager = Staff.objects.get(user__username="b1_am3")
+    village_assign(village=village, account_manager=manager)
+    household, _ = household_upsert(
+        household_id=uuid.uuid4(),
+        village=village,
+        actor=manager,
+        group_name="第二组",
+        address="县底村1号",
+        phone="13712345678",
+    )
+    member_upsert(
+        member_id=uuid.uuid4(),
+        household=household,
+        name="县底户主",
+        id_number=make_id_number("141002", datetime.date(1980, 5, 1), 301, True),
+        relation="head",
+    )
+    archive_upsert(
+        archive_id=uuid.uuid4(),
+        household=household,
+        survey_date=datetime.date(2026, 10, 1),
+        surveyed_by=manager,
+        figures={"land_contracted_mu": "8", "income_crops": "20000"},
+    )
+    return village, [household], manager
+
+
+def _omnipotent(staff: Staff) -> None:
+    staff.user.user_permissions.set(Permission.objects.all())
+
+
+def build_world(province, villages, make_product) -> World:
+    world = World()
+    bank1, bank2 = province["bank1"], province["bank2"]
+    am1 = Staff.objects.get(user__username="b1_am2")
+    am2 = Staff.objects.get(user__username="b2_am1")
+    _village_kit(world.own, villages["v1"], villages["v1_households"], am1, "b1")
+    _village_kit(world.foreign, villages["v2"], villages["v2_households"], am2, "b2")
+    third, third_households, am3 = _third_village(province)
+    _village_kit(world.unassigned, third, third_households, am3, "b1x")
+    _bank_kit(world.own, bank1, villages["v1"], am1, make_product, "b1")
+    _bank_kit(world.foreign, bank2, villages["v2"], am2, make_product, "b2")
+    # Scored with bank 1's scorecard: the unassigned village's score and features.
+    job = scoring_job_create(
+        scope="village", scope_id=third.pk, bank=bank1, created_by=am3, enqueue=False
+    )
+    for chunk_id in job.chunks.values_list("pk", flat=True):
+        scoring_chunk_run(chunk_id=chunk_id, refresh_features=True)
+    world.unassigned["risk.HouseholdScore"] = third_households[0].scores.order_by("pk").first()
+    world.unassigned["risk.HouseholdFeatures"] = getattr(third_households[0], "features", None)
+
+    attacker = staff_create(
+        username=BANK1_ATTACKER,
+        password="Demo@2026x",
+        full_name="全权限管理员",
+        institution=bank1,
+        employee_no="B1999",
+        phone="",
+        roles=[Role.BANK_ADMIN],
+    )
+    _omnipotent(attacker)
+    _omnipotent(am1)
+    return world
