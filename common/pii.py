@@ -33,6 +33,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 
 EMPTY = b""
 HASH_BYTES = 16
@@ -176,6 +177,14 @@ class ColumnCrypto:
         return hashlib.blake2b(
             value.encode(), key=self._hash_key, digest_size=HASH_BYTES, person=self._person
         ).digest()
+
+
+def _forget_keys(*, setting: str, **kwargs) -> None:
+    if setting in ("PII_ENCRYPTION_KEYS", "PII_HASH_KEY"):
+        keyring.cache_clear()
+
+
+setting_changed.connect(_forget_keys)
 
 
 # Purposes: the associated data of each column's ciphertext and the personalisation of its hash.

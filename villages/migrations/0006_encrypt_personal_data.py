@@ -5,7 +5,7 @@ import django.db.models.functions.text
 import django.db.models.lookups
 from django.db import migrations, models
 
-from common.pii import ColumnCrypto, ID_NUMBER, PHONE
+from common.pii import ColumnCrypto, ID_NUMBER, PHONE, decrypt
 
 # (table, key column, {column: purpose}, {hash column: source column})
 _TABLES = [
@@ -17,10 +17,33 @@ _TABLES = [
 ]
 
 
+def decrypt_existing(apps, schema_editor):
+    _rewrite(schema_editor.connection, encrypting=False)
+
+
 def encrypt_existing(apps, schema_editor):
+    _rewrite(schema_editor.connection, encrypting=True)
+
+
+def _rewrite(connection, *, encrypting):
     """The type change left each value's plain UTF-8 bytes in place; encrypt them and fill the
-    hashes, a batch at a time (the historical models cannot read these bytes, so plain SQL)."""
-    connection = schema_editor.connection
+    hashes, a batch at a time (the historical models cannot read these bytes, so plain SQL).
+    Backwards, the ciphertexts become plain bytes again for the type change back to text.
+    The audit triggers stand aside: a change of storage is no change of the villager's data, and
+    an event they wrote would be rewritten a second time when its table's turn came."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+            " WHERE NOT t.tgisinternal AND t.tgname LIKE 'pgtrigger_%%'"
+            " AND c.relname = ANY(%s)",
+            [[table for table, *_ in _TABLES]],
+        )
+        triggers = [
+            name for table, trigger in cursor.fetchall() for name in (trigger, f"{table}:{trigger}")
+        ]
+        cursor.execute(
+            "SELECT set_config('pgtrigger.ignore', %s, true)", ["{" + ",".join(triggers) + "}"]
+        )
     for table, key, columns, hashes in _TABLES:
         crypto = {column: ColumnCrypto(purpose) for column, purpose in columns.items()}
         names = list(columns)
@@ -39,11 +62,16 @@ def encrypt_existing(apps, schema_editor):
                 last = rows[-1][0]
                 updates = []
                 for row in rows:
-                    plain = {n: bytes(v).decode() if v is not None else "" for n, v in zip(names, row[1:])}
-                    values = [crypto[n].encrypt(plain[n]) for n in names]
-                    values += [crypto[source].hash(plain[source]) for source in hashes.values()]
+                    if encrypting:
+                        plain = {n: bytes(v or b"").decode() for n, v in zip(names, row[1:])}
+                        values = [crypto[n].encrypt(plain[n]) for n in names]
+                        values += [crypto[source].hash(plain[source]) for source in hashes.values()]
+                    else:
+                        values = [
+                            decrypt(v, columns[n]).encode() for n, v in zip(names, row[1:])
+                        ]
                     updates.append((row[0], *values))
-                targets = names + list(hashes)
+                targets = names + list(hashes) if encrypting else names
                 assignments = ", ".join(f"{c} = v.{c}" for c in targets)
                 placeholders = ", ".join(["(" + ", ".join(["%s"] * (len(targets) + 1)) + ")"] * len(updates))
                 cast = "::uuid" if key == "id" else "::bigint"
@@ -52,6 +80,11 @@ def encrypt_existing(apps, schema_editor):
                     f" AS v(k, {', '.join(targets)}) WHERE t.{key} = v.k{cast}",
                     [value for update in updates for value in update],
                 )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('pgtrigger.ignore', '{}', true)")
+        # Deferred foreign-key checks queued by the updates run now: the constraints added next
+        # alter the table, which PostgreSQL refuses while trigger events are pending.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 class Migration(migrations.Migration):
@@ -115,7 +148,10 @@ class Migration(migrations.Migration):
             name='phone',
             field=common.fields.EncryptedTextField(max_length=20, purpose='phone', verbose_name='手机号'),
         ),
-        migrations.RunPython(encrypt_existing, migrations.RunPython.noop, elidable=False),
+        # Backwards, the type changes above cast bytea to text; with the escape output format
+        # the plain bytes that decrypt_existing leaves come out as the text they were.
+        migrations.RunSQL(migrations.RunSQL.noop, "SET LOCAL bytea_output = 'escape'"),
+        migrations.RunPython(encrypt_existing, decrypt_existing, elidable=False),
         migrations.AddConstraint(
             model_name='member',
             constraint=models.UniqueConstraint(fields=('bank', 'id_number_hash'), name='member_id_number_unique_per_bank'),
