@@ -17,6 +17,8 @@ from stdnum import exceptions as stdnum_exceptions
 from stdnum import numdb
 from stdnum.cn import ric
 
+from common.masking import redact_text
+
 MIN_HEAD_AGE = 16
 MAX_LAND_MU = Decimal("10000")
 MAX_MONEY = Decimal("100000000")  # 1亿元: beyond this a household figure is a typo
@@ -91,18 +93,18 @@ def clean_mobile(value, *, required: bool = False) -> str:
             raise FieldError("手机号不能为空")
         return ""
     if _EXCEL_NUMBER.match(text) or text.endswith(".0"):
-        raise FieldError(f"手机号被Excel存成了数字({text})，请把该列设为文本格式")
+        raise FieldError(f"手机号被Excel存成了数字({redact_text(text)})，请把该列设为文本格式")
     try:
         number = phonenumbers.parse(text, "CN")
     except phonenumbers.NumberParseException as exc:
-        raise FieldError(f"手机号格式不正确：{text}") from exc
+        raise FieldError(f"手机号格式不正确：{redact_text(text)}") from exc
     if number.country_code != 86 or not phonenumbers.is_valid_number(number):
-        raise FieldError(f"手机号无效：{text}")
+        raise FieldError(f"手机号无效：{redact_text(text)}")
     if phonenumbers.number_type(number) not in (
         phonenumbers.PhoneNumberType.MOBILE,
         phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
     ):
-        raise FieldError(f"不是手机号：{text}")
+        raise FieldError(f"不是手机号：{redact_text(text)}")
     return str(number.national_number)
 
 
