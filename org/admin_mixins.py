@@ -12,6 +12,9 @@ from django.core.exceptions import FieldDoesNotExist, PermissionDenied, Validati
 from django.db import models
 from django.http import Http404
 from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 
 from common import pii
 from common.errors import describe_error
@@ -225,6 +228,8 @@ def _describe_diff(model, diff: dict | None, data: dict | None) -> list[tuple[st
 
 
 def _show(field, value) -> str:
+    """A stored value as staff read it: choices by their label, times in Beijing time, personal
+    data masked."""
     if value is None or value == "":
         return "—"
     if isinstance(field, EncryptedTextField):
@@ -232,6 +237,14 @@ def _show(field, value) -> str:
         if isinstance(value, str) and value.startswith("\\x"):
             text = pii.decrypt(bytes.fromhex(value[2:]), field.purpose)
         return _MASK_BY_PURPOSE[field.purpose](text) or "—"
+    if field is not None and field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(field, models.BooleanField):
+        return "是" if value else "否"
+    if isinstance(field, models.DateTimeField) and isinstance(value, str):
+        moment = parse_datetime(value)
+        if moment is not None:
+            return date_format(timezone.localtime(moment), "Y-m-d H:i:s")
     return redact_text(str(value))
 
 

@@ -52,6 +52,9 @@ def test_member_history_page_shows_no_full_id_or_phone_to_a_bank_admin(villages)
     assert not ID_IN_CLEAR.search(html), ID_IN_CLEAR.search(html)
     assert not MOBILE_IN_CLEAR.search(html), MOBILE_IN_CLEAR.search(html)
     assert "(哈希)" not in html  # keyed hashes are machinery, not history
+    assert "</strong>：户主</div>" in html  # choices by their label, not their code
+    assert "</strong>：head</div>" not in html
+    assert "+00:00" not in html  # times in Beijing time, not UTC strings
 
 
 def test_household_history_page_masks_for_bank_admin(villages):
@@ -172,3 +175,18 @@ def test_every_configured_log_handler_masks_personal_data():
 
     for name, handler in settings.LOGGING["handlers"].items():
         assert "personal_data" in handler.get("filters", []), name
+
+
+def test_administrators_read_the_reveal_records_and_the_revealers_do_not(villages):
+    member = villages["v1_households"][0].head
+    revealer = Client()
+    revealer.force_login(get_user_model().objects.get(username="b1_am2"))
+    revealer.post(f"/admin/villages/member/{member.pk}/reveal/", {"reason": "贷后回访核身"})
+
+    html = admin_page("b1_admin", "/admin/villages/personaldataaccess/").content.decode()
+    assert "贷后回访核身" in html
+    assert f"{member.name}户" in html
+    assert member.id_number not in html
+    assert revealer.get("/admin/villages/personaldataaccess/").status_code == 403
+    other_bank = admin_page("b2_admin", "/admin/villages/personaldataaccess/").content.decode()
+    assert "贷后回访核身" not in other_bank

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
 
 from common.masking import mask_id_number, mask_phone
 from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin
@@ -310,10 +310,17 @@ class PersonalDataAccessAdmin(TenantAdminMixin, ReadOnlyAdminMixin, admin.ModelA
     def user_name(self, access):
         return access.user.first_name or access.user.username
 
+    def get_queryset(self, request):
+        # The household is kept as an id (the record outlives it): its head's name, one subquery.
+        head = Household.objects.filter(pk=OuterRef("household_id")).values("head__name")
+        return super().get_queryset(request).annotate(head_name=Subquery(head[:1]))
+
     @admin.display(description="农户")
     def household_link(self, access):
         from django.urls import reverse
         from django.utils.html import format_html
 
+        if access.head_name is None:
+            return "—"
         url = reverse("admin:villages_household_change", args=[access.household_id])
-        return format_html('<a href="{}">查看农户</a>', url)
+        return format_html('<a href="{}">{}户</a>', url, access.head_name)
