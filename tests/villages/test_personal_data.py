@@ -190,3 +190,13 @@ def test_administrators_read_the_reveal_records_and_the_revealers_do_not(village
     assert revealer.get("/admin/villages/personaldataaccess/").status_code == 403
     other_bank = admin_page("b2_admin", "/admin/villages/personaldataaccess/").content.decode()
     assert "贷后回访核身" not in other_bank
+
+
+@pytest.mark.parametrize("username", ["b1_risk", "fed_admin"])
+def test_view_only_household_page_shows_the_phone_masked(villages, username):
+    household = villages["v1_households"][0]
+    response = admin_page(username, f"/admin/villages/household/{household.pk}/change/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert household.phone not in html
+    assert "139****5678" in html

@@ -167,6 +167,19 @@ class HouseholdAdmin(
     def reveal_subjects(self, household):
         return household, list(household.members.order_by("relation", "birth_date"))
 
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if not self.has_change_permission(request, obj):
+            # A view-only page would print the stored phone as text: show the mask instead.
+            fields = ["masked_phone" if name == "phone" else name for name in fields]
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not self.has_change_permission(request, obj):
+            readonly.append("masked_phone")
+        return readonly
+
     @admin.display(description="户主", ordering="head__name")
     def head_name(self, household):
         return household.head.name if household.head else "—"
