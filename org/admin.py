@@ -1,21 +1,28 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin.forms import AdminPasswordChangeForm as AdminOwnPasswordChangeForm
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.core.exceptions import ValidationError
 
 from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin
-from org.models import DeviceToken, Institution, Staff
+from org.models import DeviceToken, Institution, LoginLockout, Staff
 from org.roles import Role, role_of_group_name
 from org.services import (
     institution_check_parent,
     institution_create,
     institution_update,
+    login_lockouts_reset,
+    password_check,
     staff_check_roles,
     staff_create,
     staff_update,
+    user_password_change,
+    user_password_reset,
 )
 
 User = get_user_model()
@@ -125,6 +132,19 @@ class StaffAddForm(StaffForm):
             raise ValidationError(f"登录名 {username} 已被使用")
         return username
 
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("password"):
+            # The same validators the service applies, shown beside the field instead of a 500.
+            candidate = User(
+                username=cleaned.get("username", ""), first_name=cleaned.get("full_name", "")
+            )
+            try:
+                password_check(password=cleaned["password"], user=candidate)
+            except ValidationError as exc:
+                self.add_error("password", exc.message_dict["password"])
+        return cleaned
+
 
 @admin.register(Staff)
 class StaffAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
@@ -175,6 +195,8 @@ class StaffAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
             employee_no=data["employee_no"],
             phone=data.get("phone", ""),
             roles=roles,
+            # The administrator knows this password: its holder replaces it at first sign-in.
+            must_change_password=True,
         )
         obj.pk, obj.user_id, obj.bank_id = created.pk, created.user_id, created.bank_id
 
@@ -199,6 +221,47 @@ class DeviceTokenAdmin(TenantAdminMixin, admin.ModelAdmin):
         return False
 
 
+class OwnPasswordChangeForm(AdminOwnPasswordChangeForm):
+    """修改密码 (the admin's own-password page) through the service, which also lifts a forced
+    change; the new password may not be the one an administrator handed out."""
+
+    def clean(self):
+        cleaned = super().clean()
+        new = cleaned.get("new_password2")
+        if new and cleaned.get("old_password") == new:
+            self.add_error("new_password2", "新密码不能与原密码相同")
+        return cleaned
+
+    def save(self, commit=True):
+        user_password_change(user=self.user, new_password=self.cleaned_data["new_password1"])
+        return self.user
+
+
+class ResetPasswordForm(AdminPasswordChangeForm):
+    """An administrator setting someone's password (用户 → 修改密码): through the service, which
+    makes its holder change it at next sign-in and signs their tablets out."""
+
+    def save(self, commit=True):
+        if not self.cleaned_data.get("set_usable_password", True):
+            return super().save(commit=commit)
+        user_password_reset(user=self.user, new_password=self.cleaned_data["password1"])
+        return self.user
+
+
+def own_password_change(request, extra_context=None):
+    """The admin's 修改密码 page with :class:`OwnPasswordChangeForm` (Django's AdminSite takes no
+    form class); config.urls routes /admin/password_change/ here, ahead of the admin's own."""
+    from django.contrib.auth.views import PasswordChangeView
+    from django.urls import reverse
+
+    request.current_app = admin.site.name
+    return PasswordChangeView.as_view(
+        form_class=OwnPasswordChangeForm,
+        success_url=reverse("admin:password_change_done"),
+        extra_context={**admin.site.each_context(request), **(extra_context or {})},
+    )(request)
+
+
 admin.site.unregister(User)
 
 
@@ -207,6 +270,7 @@ class BankUserAdmin(TenantAdminMixin, UserAdmin):
     """Bank administrators manage their own bank's logins, never privileges or other banks."""
 
     tenant_bank_field = "staff__bank"
+    change_password_form = ResetPasswordForm
     list_display = ["username", "first_name", "is_active", "last_login"]
 
     def has_add_permission(self, request, *args):
@@ -217,3 +281,66 @@ class BankUserAdmin(TenantAdminMixin, UserAdmin):
         if request.user.is_superuser or obj is None:
             return super().get_fieldsets(request, obj)
         return [(None, {"fields": ["username", "password", "first_name", "is_active"]})]
+
+
+@admin.register(LoginLockout)
+class LoginLockoutAdmin(admin.ModelAdmin):
+    """Failed sign-ins counted by django-axes, per account and address (admin and API alike).
+
+    Shared across banks (a row names a login and an address, not a bank), so only the
+    federation's administrators and superusers see it; a bank's administrator asks them.
+    """
+
+    list_display = [
+        "username_label",
+        "ip_label",
+        "failures_label",
+        "locked_label",
+        "last_attempt_label",
+        "path_label",
+    ]
+    search_fields = ["username", "ip_address"]
+    ordering = ["-attempt_time"]
+    actions = ["lift_locks"]
+    fields = ["username", "ip_address", "user_agent", "path_info", "failures_since_start"]
+    readonly_fields = fields
+
+    @admin.display(description="登录名", ordering="username")
+    def username_label(self, obj: LoginLockout) -> str:
+        return obj.username or "（未填）"
+
+    @admin.display(description="地址", ordering="ip_address")
+    def ip_label(self, obj: LoginLockout) -> str:
+        return obj.ip_address or ""
+
+    @admin.display(description="失败次数", ordering="failures_since_start")
+    def failures_label(self, obj: LoginLockout) -> int:
+        return obj.failures_since_start
+
+    @admin.display(description="已锁定", boolean=True)
+    def locked_label(self, obj: LoginLockout) -> bool:
+        return obj.failures_since_start >= settings.AXES_FAILURE_LIMIT
+
+    @admin.display(description="最近一次失败", ordering="attempt_time")
+    def last_attempt_label(self, obj: LoginLockout):
+        return obj.attempt_time
+
+    @admin.display(description="登录入口")
+    def path_label(self, obj: LoginLockout) -> str:
+        return obj.path_info
+
+    @admin.action(description="解除所选登录锁定", permissions=["delete"])
+    def lift_locks(self, request, queryset):
+        count = login_lockouts_reset(lockouts=queryset, reset_by=request.user)
+        self.message_user(request, f"已解除 {count} 项登录锁定")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # 解除锁定 says what deleting a count means
+        return actions
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.db import models
 from knox.models import AbstractAuthToken
@@ -116,6 +117,9 @@ class Staff(models.Model):
     employee_no = models.CharField("工号", max_length=32)
     phone = models.CharField("手机号", max_length=20, blank=True)
     is_active = models.BooleanField("在职", default=True)
+    # Set when an administrator chose the password (a new account, a reset): whoever else knows
+    # it must not keep using it. Cleared by the holder's own change (org.services).
+    must_change_password = models.BooleanField("须修改密码", default=False)
     last_seen_at = models.DateTimeField("最近访问", null=True, blank=True)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
@@ -146,3 +150,13 @@ class DeviceToken(AbstractAuthToken):
         verbose_name = "设备令牌"
         verbose_name_plural = "设备令牌"
         indexes = [models.Index(fields=["user", "device_id"], name="devicetoken_user_device")]
+
+
+class LoginLockout(AccessAttempt):
+    """django-axes' failed-login counts (per account and address), shown in the admin as 登录锁定
+    so that an administrator can see who is locked out and lift the lock."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "登录锁定"
+        verbose_name_plural = "登录锁定"

@@ -73,6 +73,8 @@ grant(
 # Federation staff read every bank's data but change only what the federation owns; the
 # tenancy layer turns their bank-data access into read-only whatever the permission says.
 grant(Role.FEDERATION_ADMIN, "*.view_*", "org.*_institution", "org.*_staff", "auth.*_user")
+# Login locks name a login and an address, not a bank: the federation lifts them (登录锁定).
+grant(Role.FEDERATION_ADMIN, "org.delete_loginlockout")
 
 
 def resolve_permissions(patterns: set[str], available: list[tuple[str, str]]) -> set[str]:

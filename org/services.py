@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from knox.settings import knox_settings
 
-from org.models import DeviceToken, Institution, Staff
+from org.models import DeviceToken, Institution, LoginLockout, Staff
 from org.roles import Role, role_groups
 
 User = get_user_model()
+logger = logging.getLogger(__name__)
 
 # Which kinds may hang under which: the federation has banks; a bank has branches and centres.
 _ALLOWED_PARENT = {
@@ -93,7 +98,10 @@ def staff_create(
     employee_no: str,
     phone: str = "",
     roles: list[Role] | tuple[Role, ...] = (),
+    must_change_password: bool = False,
 ) -> Staff:
+    """A staff member and their login. ``must_change_password`` is for a password an
+    administrator chose (admin 员工 → 新增): its holder must replace it at first sign-in."""
     if User.objects.filter(username=username).exists():
         raise ValidationError({"username": f"登录名 {username} 已被使用"})
     if Staff.objects.filter(institution=institution, employee_no=employee_no).exists():
@@ -101,6 +109,7 @@ def staff_create(
     staff_check_roles(roles, institution)
     user = User(username=username, is_staff=True, first_name=full_name)
     if password:
+        password_check(password=password, user=user)
         user.set_password(password)
     else:
         user.set_unusable_password()
@@ -113,7 +122,53 @@ def staff_create(
         bank=institution.bank,
         employee_no=employee_no,
         phone=phone,
+        must_change_password=bool(password) and must_change_password,
     )
+
+
+def password_check(*, password: str, user=None, field: str = "password") -> None:
+    """Django's password validators (AUTH_PASSWORD_VALIDATORS), their messages under ``field``.
+
+    Every path that sets a password calls this first, so a weak one is refused before anything
+    is written. ``user`` may be unsaved: the similarity check needs only its names.
+    """
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({field: exc.messages}) from exc
+
+
+@transaction.atomic
+def user_password_change(*, user, new_password: str) -> None:
+    """The holder replaces their own password; a forced change is then satisfied."""
+    password_check(password=new_password, user=user, field="new_password2")
+    if user.check_password(new_password):
+        raise ValidationError({"new_password2": "新密码不能与原密码相同"})
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    Staff.objects.filter(user=user, must_change_password=True).update(
+        must_change_password=False, updated_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def user_password_reset(*, user, new_password: str) -> None:
+    """An administrator sets someone's password. The administrator now knows it, so its holder
+    must change it at next sign-in, and the tablets signed in under the old one are signed out."""
+    password_check(password=new_password, user=user, field="password1")
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    Staff.objects.filter(user=user).update(must_change_password=True, updated_at=timezone.now())
+    DeviceToken.objects.filter(user=user).delete()
+
+
+def login_lockouts_reset(*, lockouts, reset_by) -> int:
+    """Lift login locks (django-axes' failure counts) chosen by an administrator."""
+    rows = list(lockouts.values_list("username", "ip_address"))
+    deleted, _ = LoginLockout.objects.filter(pk__in=lockouts.values("pk")).delete()
+    for username, ip_address in rows:
+        logger.info("login lock lifted by %s: %s from %s", reset_by, username, ip_address)
+    return deleted
 
 
 def staff_check_roles(roles, institution: Institution) -> None:
@@ -160,7 +215,7 @@ def device_token_issue(*, user, device_id: str, device_name: str = "") -> tuple[
     DeviceToken.objects.filter(user=user, device_id=device_id).delete()
     instance, token = DeviceToken.objects.create(
         user=user,
-        expiry=knox_settings.TOKEN_TTL,
+        expiry=min(knox_settings.TOKEN_TTL, settings.DEVICE_TOKEN_MAX_AGE),
         device_id=device_id,
         device_name=device_name,
     )

@@ -41,7 +41,7 @@ from risk.models import (
     ScorecardTraining,
     ScoringSegment,
 )
-from risk.scoring import check_grade_cutoffs, default_grade_cutoffs
+from risk.scoring import check_grade_cutoffs, default_grade_cutoffs, synthetic_refusal
 from risk.scoring import clear_cache as scoring_cache_clear
 from risk.training import (
     TrainingDataError,
@@ -252,6 +252,8 @@ def scorecard_submit(
     )
     if existing is not None:
         raise ValidationError({"status": f"该客群已有挑战者 {existing}，请先晋级或退役它"})
+    if refusal := synthetic_refusal(scorecard):
+        raise ValidationError({"source": refusal})
     if shadow_percent is not None:
         if not 1 <= int(shadow_percent) <= 100:
             raise ValidationError({"shadow_percent": "影子评分样本比例应在 1 到 100 之间"})
@@ -277,6 +279,8 @@ def scorecard_promote(*, scorecard: Scorecard, actor, reason: str = "") -> Score
         raise ValidationError(
             {"status": f"只有挑战者可以晋级为冠军，当前为{scorecard.get_status_display()}"}
         )
+    if refusal := synthetic_refusal(scorecard):
+        raise ValidationError({"source": refusal})
     checker = staff_of(actor)
     if checker is None:
         raise ValidationError({"promoted_by": "晋级复核须由有员工身份的账号操作(双人复核留痕)"})

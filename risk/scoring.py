@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
@@ -457,6 +458,22 @@ def _card(pk: int, stamp) -> Scorecard:
     return cached
 
 
+def synthetic_refusal(scorecard: Scorecard) -> str | None:
+    """Why ``scorecard`` may not score real households, or ``None`` when it may.
+
+    A scorecard trained on synthetic data has never been checked against real repayments: with
+    ``RISK_ALLOW_SYNTHETIC_CHAMPION`` off (the production default) it stays a draft, never a
+    challenger or champion, and scores no real household. Development keeps the demo's
+    synthetic champions working.
+    """
+    if scorecard.source != Scorecard.Source.SYNTHETIC or settings.RISK_ALLOW_SYNTHETIC_CHAMPION:
+        return None
+    return (
+        f"评分卡“{scorecard}”由合成数据训练，未经真实贷款表现检验，"
+        "生产环境只能作为草稿在沙箱中试算，不能提交、晋级或为真实农户评分"
+    )
+
+
 def scorecards_for(*, bank_id: int, segment: str) -> tuple[Scorecard | None, Scorecard | None]:
     """(champion, challenger) for a bank's household of ``segment``: one small query (at most
     every ``LOOKUP_SECONDS``), the scorecards from a cache checked against ``updated_at``
@@ -486,7 +503,14 @@ def scorecards_for(*, bank_id: int, segment: str) -> tuple[Scorecard | None, Sco
         return None if row is None else _card(row[0], row[5])
 
     champion = first(segment, champion_status) or first(DEFAULT_SEGMENT, champion_status)
-    return champion, first(segment, challenger_status)
+    challenger = first(segment, challenger_status)
+    # One place for the online and the batch path: a synthetic champion (promoted before the
+    # rule, or while it was allowed) refuses to score; a synthetic challenger scores no shadow.
+    if champion is not None and (refusal := synthetic_refusal(champion)):
+        raise ValidationError({"scorecard": refusal})
+    if challenger is not None and synthetic_refusal(challenger):
+        challenger = None
+    return champion, challenger
 
 
 # --- one household -----------------------------------------------------------------------------

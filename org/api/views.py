@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from django.contrib.auth import authenticate
+from django.conf import settings
+from django.contrib.auth import authenticate, user_logged_in
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from knox.views import LogoutAllView, LogoutView
-from rest_framework import generics
-from rest_framework.exceptions import AuthenticationFailed, NotFound
+from rest_framework import generics, status
+from rest_framework.exceptions import APIException, AuthenticationFailed, NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
@@ -24,7 +25,19 @@ from org.services import device_token_issue
 
 
 class LoginThrottle(AnonRateThrottle):
+    # Counted in the shared cache (settings.CACHES), so every server process adds to one count.
     rate = "20/min"
+
+
+class LoginLocked(APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "login_locked"
+
+
+class PasswordChangeRequired(APIException):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "password_change_required"
+    default_detail = "该账号的密码由管理员设置，请先登录后台（/admin/）修改密码，再用新密码登录 PAD"
 
 
 class LoginView(APIView):
@@ -45,8 +58,21 @@ class LoginView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         user = authenticate(request, username=data["username"], password=data["password"])
+        # django-axes (the first authentication backend) counted a failure, or refused a locked
+        # account or address before its password was even checked.
+        if getattr(request, "axes_locked_out", False):
+            minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+            raise LoginLocked(
+                f"登录失败次数过多，该账号或地址已锁定 {minutes} 分钟；"
+                "如需提前解锁，请联系省联社管理员"
+            )
         if user is None or not user.is_active or not hasattr(user, "staff"):
             raise AuthenticationFailed("登录名或密码错误")
+        if user.staff.must_change_password:
+            # The password is one an administrator chose; no token until its holder replaces it.
+            raise PasswordChangeRequired()
+        # As a session login would: last_login, and django-axes' record of the success.
+        user_logged_in.send(sender=user.__class__, request=request, user=user)
         instance, token = device_token_issue(
             user=user, device_id=data["device_id"], device_name=data["device_name"]
         )

@@ -3,6 +3,7 @@
 from rest_framework.test import APIClient
 
 from org.demo import DEMO_PASSWORD
+from org.models import Staff
 
 
 def login(device_id, username="b1_am1", password=DEMO_PASSWORD):
@@ -76,7 +77,16 @@ def test_me_without_token_is_401(db):
     assert response.json()["code"] == "not_authenticated"
 
 
-def test_schema_and_offline_swagger_ui(client, db):
+def test_schema_and_docs_refuse_anonymous_visitors(client, db):
+    assert client.get("/api/v1/schema/").status_code == 401
+    docs = client.get("/api/v1/docs/")
+    # A browser is sent to the admin's login page and back.
+    assert docs.status_code == 302
+    assert docs["Location"].startswith("/admin/login/?next=/api/v1/docs/")
+
+
+def test_schema_and_offline_swagger_ui_for_signed_in_staff(client, province):
+    client.force_login(Staff.objects.get(user__username="b1_am1").user)
     schema = client.get("/api/v1/schema/")
     assert schema.status_code == 200
     assert b"/api/v1/me/" in schema.content
@@ -86,3 +96,9 @@ def test_schema_and_offline_swagger_ui(client, db):
     # Swagger UI is served from the sidecar package's static files, not from a CDN.
     assert b"drf_spectacular_sidecar/swagger-ui-dist" in docs.content
     assert b"cdn.jsdelivr" not in docs.content
+
+
+def test_schema_with_a_device_token(province):
+    token = login("pad-001").json()["token"]
+    response = APIClient().get("/api/v1/schema/", headers={"Authorization": f"Token {token}"})
+    assert response.status_code == 200

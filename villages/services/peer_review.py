@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from org.models import Staff
 from org.roles import Role, role_groups
+from org.services import password_check
 from villages.models import (
     Household,
     ListColour,
@@ -57,6 +58,7 @@ def peer_review_evaluator_add(
     if user is None:
         user = User(username=username, first_name=name)
         if password:
+            password_check(password=password, user=user)
             user.set_password(password)
         else:
             user.set_unusable_password()

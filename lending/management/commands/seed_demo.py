@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from common.audit import audit_context
@@ -13,6 +14,13 @@ class Command(BaseCommand):
     help = "Build the demo province (idempotent: running it twice changes nothing)."
 
     def handle(self, *args, **options):
+        if settings.PRODUCTION:
+            # Every demo login shares a password printed below and in the README.
+            raise CommandError(
+                "生产环境不能运行 seed_demo：演示账号的密码是公开的 "
+                "(seed_demo refuses to run in the production profile: the demo logins' "
+                "password is published)"
+            )
         with audit_context(command="seed_demo"), transaction.atomic():
             logins = seed_org()
             logins += seed_products()
