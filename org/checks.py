@@ -70,7 +70,8 @@ def production_demo_logins_check(app_configs=None, databases=None, **kwargs) -> 
         return []
     return [
         Error(
-            f"生产数据库中存在演示账号 (demo logins in the production database): "
+            f"生产数据库中存在 {len(usernames)} 个演示账号 "
+            f"({len(usernames)} demo logins in the production database): "
             f"{', '.join(sorted(usernames)[:10])}{' …' if len(usernames) > 10 else ''}",
             hint="Their password is published in the README. Delete these logins "
             "(admin → 用户) or, if they are real people, rename them.",

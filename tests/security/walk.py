@@ -40,6 +40,7 @@ SHARED_ADMIN_MODELS = {
     "products.LoanPrimeRate": "the LPR is published for everyone",
     "risk.ScoringSegment": "segments are province-wide reference data",
     "pghistory.Events": "pghistory's own event browser (no bank scoping; see the PII matrix)",
+    "org.LoginLockout": "login locks name a login and an address, not a bank (federation only)",
 }
 
 
