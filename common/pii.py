@@ -155,7 +155,9 @@ def blind_index(value: str | None, purpose: str) -> bytes:
 
 
 class ColumnCrypto:
-    """One purpose's encrypt and hash, bound once for loops over a whole column (the import)."""
+    """One purpose's encrypt and hash, bound once for loops over a whole column (the import):
+    the keyed hash state is made once and copied per value, which is a third cheaper than
+    keying BLAKE2b afresh each time."""
 
     def __init__(self, purpose: str) -> None:
         ring = keyring()
@@ -163,8 +165,9 @@ class ColumnCrypto:
         self._version = bytes((ring.current,))
         self._encrypt = ring.ciphers[ring.current].encrypt
         self._aad = [_purpose_bytes(purpose)]
-        self._hash_key = ring.hash_key
-        self._person = _purpose_bytes(purpose)[:16]
+        self._keyed = hashlib.blake2b(
+            key=ring.hash_key, digest_size=HASH_BYTES, person=_purpose_bytes(purpose)[:16]
+        )
 
     def encrypt(self, value: str) -> bytes:
         if not value:
@@ -174,9 +177,35 @@ class ColumnCrypto:
     def hash(self, value: str) -> bytes:
         if not value:
             return EMPTY
-        return hashlib.blake2b(
-            value.encode(), key=self._hash_key, digest_size=HASH_BYTES, person=self._person
-        ).digest()
+        state = self._keyed.copy()
+        state.update(value.encode())
+        return state.digest()
+
+    def encrypt_hex(self, values: list) -> list:
+        """``\\x``-prefixed hex of each value's ciphertext (None stays None), for COPY."""
+        prefix = "\\x" + self._version.hex()
+        encrypt, aad = self._encrypt, self._aad
+        return [
+            None
+            if value is None
+            else (prefix + encrypt(value.encode(), aad).hex() if value else "\\x")
+            for value in values
+        ]
+
+    def hash_hex(self, values: list) -> list:
+        """``\\x``-prefixed hex of each value's keyed hash (None stays None), for COPY."""
+        copy = self._keyed.copy
+        hexes = []
+        for value in values:
+            if value is None:
+                hexes.append(None)
+            elif not value:
+                hexes.append("\\x")
+            else:
+                state = copy()
+                state.update(value.encode())
+                hexes.append("\\x" + state.hexdigest())
+        return hexes
 
 
 def _forget_keys(*, setting: str, **kwargs) -> None:

@@ -2,16 +2,14 @@
 COPY-ready ``bytea`` text (``\\x`` + hex), so neither the staged files kept between the check and
 the confirmation nor the staging tables hold a plain ID number or phone (``common.pii``).
 
-Measured on 350,000 members: a hash is about 0.8 µs and a ciphertext about 1.4 µs a value. An ID
-number is hashed once however many sheets (and the lookup of existing members) name it; an empty
-phone costs nothing.
+Measured on 350,000 members (CPU of one thread): hashing the ID numbers 0.2 s, encrypting them
+0.5 s; an ID number is hashed once however many sheets (and the lookup of existing members) name
+it, and an empty phone costs nothing.
 """
 
 from __future__ import annotations
 
 from common import pii
-
-EMPTY_BYTEA = "\\x"
 
 
 class StagedCrypto:
@@ -41,19 +39,10 @@ class StagedCrypto:
         return hashes
 
     def id_ciphers(self, numbers: list) -> list:
-        encrypt = self.ids.encrypt
-        return [None if number is None else "\\x" + encrypt(number).hex() for number in numbers]
+        return self.ids.encrypt_hex(numbers)
 
     def phone_ciphers(self, phones: list) -> list:
-        encrypt = self.phones.encrypt
-        return [
-            ("\\x" + encrypt(phone).hex() if phone else EMPTY_BYTEA) if phone is not None else None
-            for phone in phones
-        ]
+        return self.phones.encrypt_hex(phones)
 
     def phone_hashes(self, phones: list) -> list:
-        digest = self.phones.hash
-        return [
-            ("\\x" + digest(phone).hex() if phone else EMPTY_BYTEA) if phone is not None else None
-            for phone in phones
-        ]
+        return self.phones.hash_hex(phones)
