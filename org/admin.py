@@ -9,6 +9,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.core.exceptions import ValidationError
 
+from common.masking import mask_phone
 from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin
 from org.models import DeviceToken, Institution, LoginLockout, Staff
 from org.roles import Role, role_of_group_name
@@ -168,7 +169,20 @@ class StaffAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         base = ["full_name", "institution", "employee_no", "phone", "is_active", "roles"]
+        if obj is not None and not self.has_change_permission(request, obj):
+            # A view-only page prints values as text: the work phone is shown masked there.
+            return [("masked_phone" if name == "phone" else name) for name in base]
         return base if obj is not None else ["username", "password", *base]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not self.has_change_permission(request, obj):
+            readonly.append("masked_phone")
+        return readonly
+
+    @admin.display(description="手机号")
+    def masked_phone(self, obj: Staff) -> str:
+        return mask_phone(obj.phone) or "—"
 
     @admin.display(description="岗位角色")
     def role_names(self, obj: Staff) -> str:

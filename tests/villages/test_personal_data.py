@@ -200,3 +200,16 @@ def test_view_only_household_page_shows_the_phone_masked(villages, username):
     assert response.status_code == 200
     assert household.phone not in html
     assert "139****5678" in html
+
+
+@pytest.mark.parametrize("username", ["b1_risk", "fed_admin"])
+def test_view_only_staff_page_shows_the_work_phone_masked(province, username):
+    from org.models import Staff
+
+    staff = Staff.objects.get(user__username="b1_am2")
+    response = admin_page(username, f"/admin/org/staff/{staff.pk}/change/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert staff.phone
+    assert staff.phone not in html
+    assert staff.phone[-4:] in html
