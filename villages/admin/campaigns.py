@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected as django_delete_selected
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
+from common.errors import describe_error
 from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin, add_service_errors, run_per_row
 from villages.models import (
     Campaign,
@@ -16,6 +22,7 @@ from villages.models import (
     PeerReviewResult,
     PeerReviewRound,
 )
+from villages.selectors import village_progress
 from villages.services import (
     campaign_create,
     campaign_create_check,
@@ -23,6 +30,7 @@ from villages.services import (
     campaign_update,
     campaign_update_check,
 )
+from villages.services.campaigns import campaign_delete, campaign_delete_check
 
 
 class CampaignForm(forms.ModelForm):
@@ -69,7 +77,7 @@ class CampaignAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
     list_filter = ["status"]
     list_select_related = ["village"]
     autocomplete_fields = ["village", "lead"]
-    actions = ["start", "complete", "cancel"]
+    actions = ["start", "complete", "cancel", "delete_selected"]
 
     def get_queryset(self, request):
         def count(filter_q: Q):
@@ -107,8 +115,49 @@ class CampaignAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
             )
         )
 
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return CampaignForm.Meta.fields
+        return ["village", "name", "status", "starts_on", "ends_on", "lead", "progress"]
+
     def get_readonly_fields(self, request, obj=None):
-        return ["village", "status"] if obj else []
+        return ["village", "status", "progress"] if obj else []
+
+    @admin.display(description="整村授信进度")
+    def progress(self, campaign):
+        """The village's progress today, step by step, as the campaign's lead reads it."""
+        figures = village_progress([campaign.village_id]).get(campaign.village_id)
+        if figures is None or not figures.households:
+            return "该村尚无农户"
+        steps = [
+            ("已建档", figures.archived),
+            ("已评议", figures.reviewed),
+            ("已评级", figures.rated),
+            ("已预授信", figures.pre_approved),
+        ]
+        rows = format_html_join(
+            "",
+            '<tr><th style="padding-right:1em">{}</th><td style="text-align:right">{} / {} 户</td>'
+            '<td><span class="campaign-bar" style="display:inline-block;width:200px;height:10px;'
+            'background:#eee"><span style="display:block;height:10px;width:{}px;'
+            'background:#417690"></span></span> {}%</td></tr>',
+            (
+                (
+                    label,
+                    done,
+                    figures.households,
+                    round(200 * done / figures.households),
+                    f"{done * 100 / figures.households:.1f}",
+                )
+                for label, done in steps
+            ),
+        )
+        return format_html(
+            '<table class="campaign-progress">{}</table><p>授信覆盖率 <strong>{}%</strong>'
+            "（已预授信户数 ÷ 农户数）</p>",
+            rows,
+            figures.coverage_percent,
+        )
 
     @admin.display(description="户数", ordering="n_households")
     def households(self, campaign):
@@ -154,6 +203,42 @@ class CampaignAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
             lead=obj.lead,
         )
         obj.pk, obj.bank_id = created.pk, created.bank_id
+
+    # Deleting goes through campaign_delete: an in-progress campaign is refused with the reason,
+    # on the delete page, in the bulk action, and anywhere a service deletes.
+    def delete_view(self, request, object_id, extra_context=None):
+        campaign = self.get_object(request, unquote(object_id))
+        if campaign is not None and request.method in ("GET", "POST"):
+            try:
+                campaign_delete_check(campaign=campaign)
+            except ValidationError as exc:
+                self.message_user(request, describe_error(exc, model=Campaign), messages.ERROR)
+                url = reverse("admin:villages_campaign_change", args=[campaign.pk])
+                return HttpResponseRedirect(url)
+        return super().delete_view(request, object_id, extra_context)
+
+    def delete_model(self, request, obj):
+        campaign_delete(campaign=obj)
+
+    def delete_queryset(self, request, queryset):
+        for campaign in queryset:
+            campaign_delete(campaign=campaign)
+
+    @admin.action(description="删除所选的 整村授信活动", permissions=["delete"])
+    def delete_selected(self, request, queryset):
+        refused = []
+        for campaign in queryset:
+            try:
+                campaign_delete_check(campaign=campaign)
+            except ValidationError as exc:
+                refused.append(describe_error(exc, model=Campaign))
+        if refused:
+            # Nothing is deleted when any selected campaign may not be: the confirmation page
+            # would otherwise promise a count it does not delete.
+            for reason in refused:
+                self.message_user(request, reason, messages.ERROR)
+            return None
+        return django_delete_selected(self, request, queryset)
 
     def _move(self, request, queryset, to_status, done: str):
         run_per_row(

@@ -113,3 +113,23 @@ def campaign_transition(*, campaign: Campaign, to_status: str) -> Campaign:
     campaign.status = to_status
     campaign.save(update_fields=["status"])
     return campaign
+
+
+def campaign_delete_check(*, campaign: Campaign) -> None:
+    """Raise ``ValidationError`` unless ``campaign`` may be deleted (writes nothing).
+
+    A campaign under way is what account managers are working to: its visits, archives and
+    ratings are counted against it, so it is completed or cancelled, never made to vanish."""
+    if campaign.status == Campaign.Status.IN_PROGRESS:
+        raise ValidationError(
+            {"status": f"“{campaign.name}”正在进行中，不能删除；请先完成或取消该活动"}
+        )
+
+
+@transaction.atomic
+def campaign_delete(*, campaign: Campaign) -> None:
+    """Delete a campaign that is not under way (the row is locked so a concurrent start cannot
+    slip in between the check and the delete; the delete is audited)."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    campaign_delete_check(campaign=campaign)
+    campaign.delete()
