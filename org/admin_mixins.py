@@ -166,6 +166,7 @@ class AuditHistoryMixin:
             raise PermissionDenied
 
         events = list(Events.objects.tracks(obj).order_by("-pgh_created_at")[:500])
+        related_names = _related_names(model, events)
         user_ids = {(event.pgh_context or {}).get("user") for event in events}
         users = get_user_model().objects.in_bulk([uid for uid in user_ids if uid])
         rows = []
@@ -185,7 +186,7 @@ class AuditHistoryMixin:
                     or metadata.get("task")
                     or metadata.get("command")
                     or "",
-                    "changes": _describe_diff(model, event.pgh_diff, event.pgh_data),
+                    "changes": _describe_diff(model, event.pgh_diff, event.pgh_data, related_names),
                 }
             )
         context = {
@@ -201,11 +202,56 @@ class AuditHistoryMixin:
         return TemplateResponse(request, self.audit_history_template, context)
 
 
-def _describe_diff(model, diff: dict | None, data: dict | None) -> list[tuple[str, str, str]]:
+def _related_names(model, events) -> dict[str, dict[str, str]]:
+    """For each foreign key of ``model``: the ids the events mention → the related row's name,
+    one query per foreign key (not per event), so the page reads "尧都支行" rather than "7".
+    Rows that no longer exist keep their id."""
+    keys = {f.attname: f for f in model._meta.concrete_fields if f.is_relation}
+    keys.update({f.name: f for f in keys.values()})
+    wanted: dict[str, set[str]] = {}
+    for event in events:
+        values = []
+        for name, change in (event.pgh_diff or {}).items():
+            values.extend((name, value) for value in change)
+        values.extend((event.pgh_data or {}).items())
+        for name, value in values:
+            field = keys.get(name)
+            if field is not None and value not in (None, ""):
+                wanted.setdefault(field.attname, set()).add(str(value))
+    names: dict[str, dict[str, str]] = {}
+    for attname, ids in wanted.items():
+        field = keys[attname]
+        related = field.remote_field.model
+        rows = related._default_manager.filter(pk__in=list(ids))
+        names[attname] = {str(row.pk): _name_of(row) for row in rows}
+    return names
+
+
+def _name_of(row) -> str:
+    first_name = getattr(row, "first_name", None)
+    if first_name is not None:  # a login: its person's name, as the 操作人 column shows it
+        return first_name or row.get_username()
+    return str(row)
+
+
+def _describe_diff(
+    model, diff: dict | None, data: dict | None, related_names: dict | None = None
+) -> list[tuple[str, str, str]]:
     """``[(field label, before, after)]``; for inserts (no diff) the values written. Keyed
-    hashes are left out; encrypted values are decrypted and masked like every other page."""
+    hashes are left out; encrypted values are decrypted and masked like every other page;
+    foreign keys are shown by the related row's name."""
     fields = {f.attname: f for f in model._meta.concrete_fields}
     fields.update({f.column: f for f in model._meta.concrete_fields})
+    fields.update({f.name: f for f in model._meta.concrete_fields})
+    related_names = related_names or {}
+
+    def show(name: str, value) -> str:
+        field = fields.get(name)
+        if field is not None and field.is_relation and value not in (None, ""):
+            name_of = related_names.get(field.attname, {}).get(str(value))
+            if name_of is not None:
+                return redact_text(name_of)
+        return _show(field, value)
 
     def label(name: str) -> str:
         field = fields.get(name)
@@ -216,14 +262,12 @@ def _describe_diff(model, diff: dict | None, data: dict | None) -> list[tuple[st
 
     if diff:
         return [
-            (label(name), _show(fields.get(name), old), _show(fields.get(name), new))
+            (label(name), show(name, old), show(name, new))
             for name, (old, new) in diff.items()
             if shown(name)
         ]
     return [
-        (label(name), "", _show(fields.get(name), value))
-        for name, value in (data or {}).items()
-        if shown(name)
+        (label(name), "", show(name, value)) for name, value in (data or {}).items() if shown(name)
     ]
 
 

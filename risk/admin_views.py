@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from common.spreadsheets import spreadsheet_row
 from org.tenancy import scope_queryset
@@ -89,8 +90,10 @@ def psi_chart_html(scorecard: Scorecard) -> str:
                 width=round(step * 0.7, 1),
                 height=round(CHART_PAD + inner_h - y, 1),
                 colour=BAND_COLOURS.get(run.band, "#777"),
-                label=run.computed_at.strftime("%m-%d") if i % every == 0 else "",
-                title=f"{run.computed_at:%Y-%m-%d %H:%M} PSI {run.score_psi:.3f} "
+                # The axis in Beijing time, as every date staff read (stored in UTC).
+                label=f"{timezone.localtime(run.computed_at):%m-%d}" if i % every == 0 else "",
+                title=f"{timezone.localtime(run.computed_at):%Y-%m-%d %H:%M} "
+                f"PSI {run.score_psi:.3f} "
                 f"({run.get_band_display()}, n={run.sample_size})",
             )
         )

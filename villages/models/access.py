@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from org.models import Institution
 from org.tenancy import TenantQuerySet
@@ -48,4 +49,4 @@ class PersonalDataAccess(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} {self.accessed_at:%Y-%m-%d %H:%M}"
+        return f"{self.user} {timezone.localtime(self.accessed_at):%Y-%m-%d %H:%M}"

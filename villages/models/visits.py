@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.utils import timezone
 
 from org.models import Institution, Staff
 from org.tenancy import TenantQuerySet
@@ -55,7 +56,8 @@ class FieldVisit(models.Model):
         ordering = ["-visited_at"]
 
     def __str__(self) -> str:
-        return f"{self.household} · {self.visited_at:%Y-%m-%d}"
+        # Stored in UTC: a visit at 07:00 Beijing time is the previous day there.
+        return f"{self.household} · {timezone.localtime(self.visited_at):%Y-%m-%d}"
 
 
 def photo_path(photo: VisitPhoto, filename: str) -> str:
@@ -100,4 +102,4 @@ class VisitPhoto(models.Model):
         ordering = ["visit", "kind"]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} · {self.captured_at:%Y-%m-%d %H:%M}"
+        return f"{self.get_kind_display()} · {timezone.localtime(self.captured_at):%Y-%m-%d %H:%M}"
