@@ -136,6 +136,9 @@ API_CASES: dict[str, list[ApiCase]] = {
             multipart=True,
         ),
     ],
+    "/api/v1/photos/{id}/image/": [
+        ApiCase("villages.VisitPhoto", lambda t, o: {"id": _pk(t, "villages.VisitPhoto")})
+    ],
     "/api/v1/households/{id}/": [
         ApiCase(
             "villages.Household", lambda t, o: {"id": _pk(t, "villages.Household")}, _household_body

@@ -273,13 +273,28 @@ class EconomicArchiveAdmin(
 
 class PhotoInline(admin.TabularInline):
     model = VisitPhoto
-    fields = ["kind", "image", "width", "height", "captured_at", "latitude", "longitude"]
+    fields = ["kind", "picture", "width", "height", "captured_at", "latitude", "longitude"]
     readonly_fields = fields
     extra = 0
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="照片")
+    def picture(self, photo):
+        # Through the authorised view (villages.api.photos), never a public media URL.
+        from django.utils.html import format_html
+
+        from villages.api.photos import photo_image_path
+
+        url = photo_image_path(photo)
+        return format_html(
+            '<a href="{}" target="_blank"><img src="{}" alt="{}" style="max-height:120px"></a>',
+            url,
+            url,
+            photo,
+        )
 
 
 @admin.register(FieldVisit)

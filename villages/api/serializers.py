@@ -14,6 +14,7 @@ from rest_framework import serializers
 from common.clock import business_today
 from common.masking import mask_id_number, mask_phone
 from villages import figures
+from villages.api.photos import photo_image_path
 from villages.models import (
     Campaign,
     EconomicArchive,
@@ -316,10 +317,15 @@ class VisitPhotoIn(serializers.Serializer):
 
 
 class VisitPhotoSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(
+        help_text="照片地址(本服务器上的路径)：带登录令牌读取，不是公开的媒体地址"
+    )
+
     class Meta:
         model = VisitPhoto
         fields = [
             "id",
+            "url",
             "kind",
             "width",
             "height",
@@ -329,6 +335,11 @@ class VisitPhotoSerializer(serializers.ModelSerializer):
             "latitude",
             "longitude",
         ]
+
+    def get_url(self, photo: VisitPhoto) -> str:
+        # A path on this server: the PAD already knows the server it syncs with, and a path
+        # does not depend on the Host header a proxy passes.
+        return photo_image_path(photo)
 
 
 # --- Peer review (villagers' phones) ---------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from villages.api import views
+from villages.api import photos, views
 
 urlpatterns = [
     path("villages/", views.VillageListView.as_view(), name="village-list"),
@@ -22,6 +22,7 @@ urlpatterns = [
         views.VisitPhotoView.as_view(),
         name="visit-photo",
     ),
+    path("photos/<uuid:pk>/image/", photos.VisitPhotoImageView.as_view(), name="visit-photo-image"),
     path("peer-review/rounds/", views.ReviewRoundListView.as_view(), name="review-rounds"),
     path(
         "peer-review/rounds/<int:round_pk>/households/",
