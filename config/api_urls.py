@@ -22,4 +22,5 @@ urlpatterns = [
     path("products/", include("products.api.urls")),
     path("villages/imports/", include("villages.api.import_urls")),
     path("", include("villages.api.urls")),
+    path("", include("risk.api.urls")),
 ]

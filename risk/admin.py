@@ -11,7 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -21,7 +21,8 @@ from common.errors import describe_error
 from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin, add_service_errors, run_per_row
 from org.models import Institution
 from org.tenancy import scope_for
-from risk import admin_views, registry
+from risk import admin_grading, admin_views, registry
+from risk.grading_selectors import scoring_jobs_with_scope_names
 from risk.models import (
     HouseholdScore,
     MonitoringRun,
@@ -32,6 +33,7 @@ from risk.models import (
     ScoringSegment,
 )
 from risk.scoring import check_grade_cutoffs
+from risk.services import BATCH_PERMISSION, scoring_job_start
 
 
 class ScorecardActionForm(admin.helpers.ActionForm):
@@ -644,19 +646,111 @@ class HouseholdScoreAdmin(ReadOnlyAdmin):
         )
 
 
+class ScoringJobStartForm(forms.ModelForm):
+    """Start a batch over a whole bank (villages and campaigns start from their own lists)."""
+
+    target_bank = forms.ModelChoiceField(
+        label="法人行社", queryset=Institution.objects.none(), required=False
+    )
+
+    class Meta:
+        model = ScoringJob
+        fields = []
+
+
 @admin.register(ScoringJob)
 class ScoringJobAdmin(ReadOnlyAdmin):
+    """Batch scoring jobs and their progress. Added here for a whole bank (or, by the
+    federation, the province); villages and campaigns have a 批量评分 action on their lists."""
+
     list_display = [
-        "__str__",
+        "scope_display",
         "bank",
         "status",
         "job_progress",
+        "scored_households",
         "total_households",
+        "created_by",
         "created_at",
         "finished_at",
     ]
     list_filter = ["status", "scope"]
     list_select_related = ["bank", "created_by"]
+    readonly_fields = [
+        "scope_display",
+        "bank",
+        "status",
+        "job_progress",
+        "scored_households",
+        "total_households",
+        "error",
+        "created_by",
+        "created_at",
+        "finished_at",
+        "scores_link",
+    ]
+
+    def get_queryset(self, request):
+        return scoring_jobs_with_scope_names(super().get_queryset(request))
+
+    def has_add_permission(self, request, obj=None):
+        # The federation starts province-wide batches, so its read-only scope does not apply.
+        return request.user.has_perm(BATCH_PERMISSION)
+
+    def get_fields(self, request, obj=None):
+        return ["target_bank"] if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None:
+            return super().get_form(request, obj, change=change, **kwargs)
+        scope = scope_for(request.user)
+
+        class StartForm(ScoringJobStartForm):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                bank = self.fields["target_bank"]
+                if scope.all_banks:
+                    bank.queryset = Institution.objects.banks()
+                    bank.help_text = "为空表示全省所有法人行社的农户"
+                else:
+                    bank.queryset = Institution.objects.filter(pk=scope.bank_id)
+                    bank.required = True
+                    bank.initial = scope.bank_id
+                    bank.help_text = "对本行社全部农户重新评分，在后台分块运行"
+
+        return StartForm
+
+    def save_model(self, request, obj, form, change):
+        bank = form.cleaned_data.get("target_bank")
+        job = scoring_job_start(
+            scope=ScoringJob.Scope.BANK if bank else ScoringJob.Scope.PROVINCE,
+            scope_id=bank.pk if bank else "",
+            actor=request.user,
+        )
+        obj.pk = job.pk
+
+    def add_view(self, request, form_url="", extra_context=None):
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except (ValidationError, PermissionDenied) as exc:
+            message = (
+                describe_error(exc, model=self.model)
+                if isinstance(exc, ValidationError)
+                else str(exc)
+            )
+            self.message_user(request, message, messages.ERROR)
+            return HttpResponseRedirect(request.path)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        self.message_user(request, "已发起批量评分，任务在后台分块运行", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:risk_scoringjob_change", args=[obj.pk]))
+
+    @admin.display(description="评分范围", ordering="scope")
+    def scope_display(self, obj):
+        return f"{obj.get_scope_display()}：{obj.scope_name or obj.scope_id}"
 
     @admin.display(description="进度")
     def job_progress(self, obj):
@@ -666,6 +760,11 @@ class ScoringJobAdmin(ReadOnlyAdmin):
             obj.progress_percent,
         )
 
+    @admin.display(description="评分结果")
+    def scores_link(self, obj):
+        url = reverse("admin:risk_householdscore_changelist") + f"?job={obj.pk}"
+        return format_html('<a href="{}">查看本任务的农户评分</a>', url)
+
 
 @admin.register(MonitoringRun)
 class MonitoringRunAdmin(ReadOnlyAdmin):
@@ -673,3 +772,7 @@ class MonitoringRunAdmin(ReadOnlyAdmin):
     list_display = ["scorecard", "computed_at", "sample_size", "score_psi", "band", "matured_auc"]
     list_filter = ["band"]
     list_select_related = ["scorecard"]
+
+
+# The grading actions on the household, village and campaign lists (see risk.admin_grading).
+admin_grading.register()

@@ -10,9 +10,11 @@ class RiskConfig(AppConfig):
         from org.roles import Role, grant
         from risk.batch_tasks import register_schedules
         from risk.reference import ensure_after_migrate
+        from risk.tasks import register_schedules as register_grading_schedules
 
         post_migrate.connect(ensure_after_migrate, sender=self, dispatch_uid="risk.reference")
         register_schedules()  # daily PSI monitoring, editable in the admin
+        register_grading_schedules()  # nightly re-rating of households whose archive changed
         for role in Role:
             if role is not Role.PEER_EVALUATOR:
                 grant(
@@ -21,5 +23,14 @@ class RiskConfig(AppConfig):
                     "risk.view_scorecard",
                     "risk.view_scorecardbin",
                 )
+        # Grading: the account manager scores a household after a visit; the bank's
+        # administrator also runs batches over villages, campaigns and the bank and follows them.
+        grant(Role.ACCOUNT_MANAGER, "risk.add_householdscore")
+        grant(
+            Role.BANK_ADMIN,
+            "risk.add_householdscore",
+            "risk.add_scoringjob",
+            "risk.view_scoringjob",
+        )
         grant(Role.RISK_OFFICER, "risk.*")
         grant(Role.FEDERATION_ADMIN, "risk.*")

@@ -217,8 +217,10 @@ def _decimal_text(values: np.ndarray, places: int) -> list[str]:
 
 
 def scores_tsv(results: list[ScoredRows], *, job_id, scored_at) -> str:
-    """The rows in COPY text format, columns as ``SCORE_COLUMNS``."""
+    """The rows in COPY text format, columns as ``SCORE_COLUMNS``; ``job_id=None`` writes scores
+    that belong to no job (the nightly re-rating of changed households)."""
     parts = []
+    job = NULL if job_id is None else str(job_id)
     stamp = copy_text(scored_at.isoformat())
     for rows in results:
         n = len(rows)
@@ -227,7 +229,7 @@ def scores_tsv(results: list[ScoredRows], *, job_id, scored_at) -> str:
         limits = [NULL if v != v else f"{v:.0f}" for v in rows.limits.tolist()]
         grade_text = {grade: copy_text(str(grade)) for grade in set(rows.grades)}
         columns = (
-            itertools.repeat(str(job_id), n),
+            itertools.repeat(job, n),
             itertools.repeat(stamp, n),
             rows.household_ids,
             itertools.repeat(str(rows.bank_id), n),
