@@ -79,6 +79,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # The API answers in Chinese whatever Accept-Language a tablet sends.
+    "common.api.errors.ApiLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     # NUL, lone surrogates and control characters refused in query strings and forms (400).
     "common.input_filter.BadTextMiddleware",

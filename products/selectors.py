@@ -246,6 +246,9 @@ def products_available(
         except ValidationError:
             continue  # no version in force yet (e.g. scheduled to start later)
         if terms.age_min <= age <= terms.age_max:
+            # The number of the product's own version in force that day, as the list shows it
+            # (``products_for_list`` annotates it; the API's product shape reads it).
+            product.current_version_number = versions[product.pk].number
             available.append(AvailableProduct(product=product, terms=terms))
     return available
 

@@ -118,7 +118,9 @@ class ImportJobAdmin(TenantAdminMixin, admin.ModelAdmin):
             except (ImportFileError, ImportRejected) as exc:
                 form.add_error("file", exc.message)
             else:
-                messages.info(request, "文件已上传，正在逐行校验")
+                # No flash message: the job page says what is happening from the job's status,
+                # so "checking" is not still shown once the check has ended (without a broker it
+                # has ended before the redirect).
                 return HttpResponseRedirect(self._job_url(job.pk))
         context = {
             **self.admin_site.each_context(request),

@@ -33,6 +33,8 @@ class FieldError(ValueError):
 
 
 _EXCEL_NUMBER = re.compile(r"^\d(\.\d+)?E\+\d+$", re.IGNORECASE)
+# What a person may type for a mobile once spaces and dashes are gone (ASCII digits only).
+_MOBILE_TYPED = re.compile(r"(?:\+86)?[0-9]+")
 
 
 def normalise_text(value) -> str:
@@ -86,7 +88,10 @@ def age_on(birth_date: datetime.date, day: datetime.date) -> int:
 
 
 def clean_mobile(value, *, required: bool = False) -> str:
-    """A mainland mobile number → 11 digits (``+86``/spaces/dashes removed)."""
+    """A mainland mobile number → 11 digits (``+86``/spaces/dashes removed).
+
+    Only digits, spaces, dashes and a leading ``+86`` are taken: phonenumbers reads letters as a
+    keypad would (``1381234abcd`` → ``13812342223``), which would store a number nobody typed."""
     text = normalise_text(value).replace(" ", "").replace("-", "")
     if not text:
         if required:
@@ -94,6 +99,8 @@ def clean_mobile(value, *, required: bool = False) -> str:
         return ""
     if _EXCEL_NUMBER.match(text) or text.endswith(".0"):
         raise FieldError(f"手机号被Excel存成了数字({redact_text(text)})，请把该列设为文本格式")
+    if not _MOBILE_TYPED.fullmatch(text):
+        raise FieldError("手机号只能包含数字、空格和短横线(可以+86开头)")
     try:
         number = phonenumbers.parse(text, "CN")
     except phonenumbers.NumberParseException as exc:

@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -195,20 +196,26 @@ class ProductCloneView(APIView):
     @idempotent(required=False)
     def post(self, request, pk: int):
         source = get_object_or_404(Product.objects.visible_to(request.user), pk=pk)
-        body = s.CloneSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
         bank_id = policy.actor_bank_id(request.user)
         owner = Institution.objects.get(pk=bank_id) if bank_id else None
         if source.owner_id is not None:
             owner = source.owner
+        # Who may, before what: a user who may not clone is told so, not asked to fix a code
+        # first and then refused anyway. The service checks the same rule again.
+        try:
+            policy.check_manage_owner(
+                request.user, owner.pk if owner else None, perm="products.add_product"
+            )
+        except PermissionDenied as exc:
+            raise ApiPermissionDenied(str(exc)) from None
+        body = s.CloneSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
         try:
             with service_errors():
                 product = product_clone(
                     source=source, actor=request.user, owner=owner, **body.validated_data
                 )
         except PermissionDenied as exc:
-            from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
-
             raise ApiPermissionDenied(str(exc)) from None
         product = products_for_list(request.user).get(pk=product.pk)
         return Response(s.ProductListSerializer(product).data, status=status.HTTP_201_CREATED)

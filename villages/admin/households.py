@@ -122,6 +122,15 @@ class HouseholdForm(forms.ModelForm):
             raise ValidationError(exc.message) from None
 
 
+class CampaignStatusFilter(admin.ChoicesFieldListFilter):
+    """The status of the village's campaigns, not the household's: Django titled it with the
+    field's own name ("以 状态"), which read as a status of the household."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = "整村授信活动状态"
+
+
 @admin.register(Household)
 class HouseholdAdmin(
     RevealIdentityMixin,
@@ -142,7 +151,11 @@ class HouseholdAdmin(
         "pre_approved_limit",
         "updated_at",
     ]
-    list_filter = ["list_colour", "village", "village__campaigns__status"]
+    list_filter = [
+        "list_colour",
+        "village",
+        ("village__campaigns__status", CampaignStatusFilter),
+    ]
     search_fields = ["head__name", "address"]
     list_select_related = ["head", "village"]
     # A province holds millions of households: a filtered page counts its own matches only, not
@@ -160,6 +173,9 @@ class HouseholdAdmin(
     ]
     inlines = [MemberInline, ArchiveInline]
     list_per_page = 50
+
+    class Media:
+        css = {"all": ["villages/admin/households.css"]}  # the head's name on one line
 
     def has_add_permission(self, request, *args):
         return False  # households come from PADs and imports, with their client UUIDs

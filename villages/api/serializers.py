@@ -9,6 +9,8 @@ see them masked. Answers to a PUT are masked for everyone: the tablet already ho
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from rest_framework import serializers
 
 from common.clock import business_today
@@ -199,22 +201,29 @@ class HouseholdDetailSerializer(HouseholdListSerializer):
 # --- Inputs from the PAD ---------------------------------------------------------------------
 
 
+class CoordinateField(serializers.DecimalField):
+    """A GPS degree, kept to 6 decimals (about 0.1 m, what the database stores). Phones report 7
+    or more; those are rounded half-up, not refused: the extra digits are noise, and refusing
+    them would stop a visit being recorded for a precision nobody asked for."""
+
+    PLACES = Decimal("0.000001")
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=9, decimal_places=6, **kwargs)
+
+    def validate_precision(self, value):
+        if abs(value) < 1000:  # beyond that max_digits refuses it (and quantize could overflow)
+            value = value.quantize(self.PLACES, rounding=ROUND_HALF_UP)
+        return super().validate_precision(value)
+
+
 class HouseholdIn(serializers.Serializer):
     village = serializers.IntegerField(help_text="行政村ID")
     group_name = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
     address = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     phone = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
-    latitude = serializers.DecimalField(
-        max_digits=9, decimal_places=6, min_value=-90, max_value=90, required=False, allow_null=True
-    )
-    longitude = serializers.DecimalField(
-        max_digits=9,
-        decimal_places=6,
-        min_value=-180,
-        max_value=180,
-        required=False,
-        allow_null=True,
-    )
+    latitude = CoordinateField(min_value=-90, max_value=90, required=False, allow_null=True)
+    longitude = CoordinateField(min_value=-180, max_value=180, required=False, allow_null=True)
 
 
 class MemberIn(serializers.Serializer):
@@ -265,17 +274,8 @@ class FieldVisitIn(serializers.Serializer):
     visited_at = serializers.DateTimeField()
     purpose = serializers.ChoiceField(choices=FieldVisit.Purpose.choices)
     notes = serializers.CharField(required=False, allow_blank=True, default="")
-    latitude = serializers.DecimalField(
-        max_digits=9, decimal_places=6, min_value=-90, max_value=90, required=False, allow_null=True
-    )
-    longitude = serializers.DecimalField(
-        max_digits=9,
-        decimal_places=6,
-        min_value=-180,
-        max_value=180,
-        required=False,
-        allow_null=True,
-    )
+    latitude = CoordinateField(min_value=-90, max_value=90, required=False, allow_null=True)
+    longitude = CoordinateField(min_value=-180, max_value=180, required=False, allow_null=True)
 
 
 class FieldVisitSerializer(serializers.ModelSerializer):
@@ -303,17 +303,8 @@ class VisitPhotoIn(serializers.Serializer):
     kind = serializers.ChoiceField(choices=VisitPhoto.Kind.choices)
     image = serializers.FileField()
     captured_at = serializers.DateTimeField()
-    latitude = serializers.DecimalField(
-        max_digits=9, decimal_places=6, min_value=-90, max_value=90, required=False, allow_null=True
-    )
-    longitude = serializers.DecimalField(
-        max_digits=9,
-        decimal_places=6,
-        min_value=-180,
-        max_value=180,
-        required=False,
-        allow_null=True,
-    )
+    latitude = CoordinateField(min_value=-90, max_value=90, required=False, allow_null=True)
+    longitude = CoordinateField(min_value=-180, max_value=180, required=False, allow_null=True)
 
 
 class VisitPhotoSerializer(serializers.ModelSerializer):

@@ -10,6 +10,7 @@ and the validators take every cell as text (an ID typed as a number arrives as `
 from __future__ import annotations
 
 import datetime
+import itertools
 import os
 import posixpath
 import re
@@ -88,8 +89,12 @@ class SheetRows:
 @dataclass
 class Workbook:
     sheets: dict[str, SheetRows] = field(default_factory=dict)
+    # The file's shape is wrong (a sheet or column missing): no cell is checked.
     errors: list[dict] = field(default_factory=list)
     warnings: list[dict] = field(default_factory=list)
+    # Cells holding a formula: bad cells like any other, reported beside every other problem
+    # of the file (they used to stop the checking, hiding the rest of the report).
+    formula_problems: list[dict] = field(default_factory=list)
 
     @property
     def data_rows(self) -> int:
@@ -182,11 +187,13 @@ def read_workbook(path: str, *, on_sheet_done=None, on_sheet_read=None) -> Workb
     for spec in present:
         rows, errors, warnings, columns = results[spec.name]
         book.errors.extend(errors)
-        book.errors.extend(_formula_problems(spec, formula_cells.get(names[spec.name]), columns))
+        book.formula_problems.extend(
+            _formula_problems(spec, formula_cells.get(names[spec.name]), columns)
+        )
         book.warnings.extend(warnings)
         if rows is not None:
             book.sheets[spec.name] = rows
-    if not book.errors and book.data_rows == 0:
+    if not book.errors and not book.formula_problems and book.data_rows == 0:
         book.errors.append(problem("", None, "", "文件中没有任何数据行(三张表都是空的)"))
     return book
 
@@ -212,7 +219,7 @@ def _read_sheet(path: str, spec: SheetSpec, name: str):
                 errors.append(problem(spec.name, 1, "", "工作表是空的，缺少表头行"))
                 return None, errors, warnings, {}
             first_row, first_col = start[0] + 1, start[1]
-            rows_iter = sheet.iter_rows()
+            rows_iter = _from_first_row(sheet.iter_rows(), start[0])
             header_cells = [cell_text(value) for value in next(rows_iter, [])]
             positions = _header_positions(spec, header_cells, first_row, errors, warnings)
             if positions is None:
@@ -224,6 +231,21 @@ def _read_sheet(path: str, spec: SheetSpec, name: str):
         raise ImportFileError(f"工作表“{spec.name}”无法读取，文件可能已损坏") from exc
     columns = {first_col + pos: spec.columns[i].header for i, pos in enumerate(positions)}
     return result, errors, warnings, columns
+
+
+def _from_first_row(rows_iter, blank_rows: int):
+    """``rows_iter`` from the sheet's first non-empty row. python-calamine's ``iter_rows`` starts
+    at the sheet's row 1, yielding the blank rows above the data as empty rows, while ``start``
+    counts from the data: without this a blank row above the header was read as the header
+    (every column "missing") and each data row was numbered one too low. Only blank rows are
+    skipped, so a calamine that starts at the data instead loses nothing."""
+    for _ in range(blank_rows):
+        row = next(rows_iter, None)
+        if row is None:
+            break
+        if any(cell != "" and cell is not None for cell in row):
+            return itertools.chain([row], rows_iter)
+    return rows_iter
 
 
 def _formula_problems(spec: SheetSpec, formula_cells, columns: dict[int, str]) -> list[dict]:

@@ -24,13 +24,21 @@ _HOUSEHOLD_UPDATED = ("village_id", "group_name", "address", "phone", "phone_has
 _HOUSEHOLD_COMPARED = ("village_id", "group_name", "address", "phone_hash")
 
 
-def new_id(sequence: str) -> str:
-    """SQL for a new, time-ordered UUID: this import's ``id_head`` (``new_id_head``), then
-    ``sequence`` as 12 hex digits. Ids that grow with the rows make every index insert an
-    append; random UUIDs (v4) scatter 350,000 inserts over each index and, measured here, make
-    the insert of the members 2.5× slower. One concatenation per row: building each id from
-    parts and ``gen_random_uuid()`` took 2.5 s for 350,000 members, this takes 0.4 s."""
-    return f"(%(id_head)s || lpad(to_hex(({sequence})), 12, '0'))::uuid"
+# The first hex digit after an import's id head, per table: each table numbers its rows from 1,
+# so without it the first household, its head and its archive all got ``…-000000000001`` (one
+# id naming three records in audit trails, logs and the PAD's local store).
+ID_RANGES = {"household": 1, "member": 2, "archive": 3}
+
+
+def new_id(sequence: str, *, table: str) -> str:
+    """SQL for a new, time-ordered UUID: this import's ``id_head`` (``new_id_head``), then the
+    table's digit (``ID_RANGES``) and ``sequence`` as 11 hex digits. Ids that grow with the rows
+    make every index insert an append; random UUIDs (v4) scatter 350,000 inserts over each index
+    and, measured here, make the insert of the members 2.5× slower. One concatenation per row:
+    building each id from parts and ``gen_random_uuid()`` took 2.5 s for 350,000 members, this
+    takes 0.4 s."""
+    offset = ID_RANGES[table] << 44
+    return f"(%(id_head)s || lpad(to_hex(({sequence}) + {offset}), 12, '0'))::uuid"
 
 
 def new_id_head() -> str:
@@ -218,7 +226,7 @@ WITH written AS (
     + _joined(_ARCHIVE_FIGURES)
     + """, crops, livestock, machinery, debts, created_at, updated_at)
     SELECT """
-    + new_id("row_number() OVER (ORDER BY k.household_id, s.survey_date)")
+    + new_id("row_number() OVER (ORDER BY k.household_id, s.survey_date)", table="archive")
     + """, k.household_id, %(bank)s, s.survey_date, """
     + _joined(_ARCHIVE_FIGURES, "s.")
     + """, '[]'::jsonb, '[]'::jsonb, '[]'::jsonb, '[]'::jsonb, now(), now()

@@ -267,7 +267,11 @@ def _resolve(cursor, params) -> None:
         LEFT JOIN import_households s USING (head_id_hash)
         LEFT JOIN villages_member m ON m.bank_id = %(bank)s AND m.id_number_hash = k.head_id_hash
         LEFT JOIN villages_household h ON h.head_id = m.id
-        """.format(new_id=new_id("row_number() OVER (ORDER BY s.row_no, k.head_id_hash)")),
+        """.format(
+            new_id=new_id(
+                "row_number() OVER (ORDER BY s.row_no, k.head_id_hash)", table="household"
+            )
+        ),
         params,
     )
     cursor.execute(
@@ -278,7 +282,9 @@ def _resolve(cursor, params) -> None:
         FROM import_members s
         JOIN import_keys k USING (head_id_hash)
         LEFT JOIN villages_member m ON m.bank_id = %(bank)s AND m.id_number_hash = s.id_number_hash
-        """.format(new_id=new_id("row_number() OVER (ORDER BY k.household_id, s.row_no)")),
+        """.format(
+            new_id=new_id("row_number() OVER (ORDER BY k.household_id, s.row_no)", table="member")
+        ),
         params,
     )
     cursor.execute("ANALYZE import_keys, import_members_resolved")

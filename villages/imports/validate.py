@@ -77,6 +77,11 @@ class SheetCheck:
     def __len__(self) -> int:
         return len(self.row_numbers)
 
+    def row_index(self, row_no: int) -> int | None:
+        if not hasattr(self, "_index_of_row"):
+            self._index_of_row = {row: index for index, row in enumerate(self.row_numbers)}
+        return self._index_of_row.get(row_no)
+
 
 @dataclass
 class Validation:
@@ -132,9 +137,9 @@ def validate_workbook(
     errors = list(book.errors)
     warnings = list(book.warnings)
     if errors:
-        # The file's shape is wrong (sheet or column missing, formulas): cell checks would
-        # only repeat the same complaint thousands of times.
-        return Validation(errors, warnings, {}, {})
+        # The file's shape is wrong (sheet or column missing): cell checks would only repeat
+        # the same complaint thousands of times.
+        return Validation(errors + book.formula_problems, warnings, {}, {})
 
     cleaner = cleaner or SheetCleaner(bank_id=bank_id, today=today)
     id_numbers = cleaner.id_numbers
@@ -144,6 +149,7 @@ def validate_workbook(
         if on_progress:
             on_progress(spec)
     households, members, archives = (checks[s.name] for s in (HOUSEHOLDS, MEMBERS, ARCHIVES))
+    errors.extend(_mark_formula_cells(checks, book.formula_problems))
 
     crypto = StagedCrypto()
     existing = _existing_members(bank_id, _all_id_numbers(households, members, archives), crypto)
@@ -204,6 +210,25 @@ def _clean_cells(sheet: SheetRows, *, today, id_numbers, village_ids) -> SheetCh
                     check.fail(index, column.header, error.message)
         check.columns[column.field] = cleaned
     return check
+
+
+def _mark_formula_cells(checks: dict[str, SheetCheck], formula_problems: list[dict]) -> list:
+    """Each formula cell is a bad cell of its row: its value is dropped (calamine reads only the
+    cached result, which WPS- or script-written files do not even have) and the formula is the
+    reason given, instead of whatever its cached value did wrong. Returns the problems of
+    formulas in rows that were read as blank (no row to hang them on)."""
+    unplaced = []
+    for formula in formula_problems:
+        check = checks.get(formula["sheet"])
+        index = check.row_index(formula["row"]) if check is not None else None
+        if index is None:
+            unplaced.append(formula)
+            continue
+        column = next(c for c in check.spec.columns if c.header == formula["column"])
+        check.columns[column.field][index] = None
+        check.bad[index] = [p for p in check.bad[index] if p["column"] != formula["column"]]
+        check.bad[index].append(formula)
+    return unplaced
 
 
 def _all_id_numbers(*checks: SheetCheck) -> set[str]:

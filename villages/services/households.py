@@ -48,6 +48,14 @@ def _field(name: str, func, *args, **kwargs):
         raise ValidationError({name: exc.message}) from exc
 
 
+def _household_touch(*household_ids) -> None:
+    """Move the households' ``updated_at``: a PAD syncs a household with its members and
+    archives by ``households/?updated_since=``, so a new or corrected member or archive is a
+    change of the household (a second tablet would never see it otherwise). A member moved to
+    another household changes both."""
+    Household.objects.filter(pk__in=set(household_ids)).update(updated_at=timezone.now())
+
+
 @transaction.atomic
 def household_upsert(
     *,
@@ -135,12 +143,15 @@ def member_upsert(
     changed = []
     if created:
         member = Member.objects.create(id=member_id, bank_id=household.bank_id, **values)
+        _household_touch(household.pk)
     else:
         if member.bank_id != household.bank_id:
             raise ValidationError({"id": "该成员编号已被占用"})
+        previous_household_id = member.household_id
         changed = _set_changed(member, values)
         if changed:
             member.save(update_fields=[*changed, "updated_at"])
+            _household_touch(household.pk, previous_household_id)
     # A head who is corrected to another relation, or moves to another household, no longer
     # heads the old one: it is left without a head until one is named, never pointing at someone
     # who is not its head. ``updated_at`` moves so PADs syncing with ``updated_since`` see it.
@@ -263,8 +274,10 @@ def archive_upsert(
             surveyed_by=surveyed_by,
             **cleaned,
         )
+        _household_touch(household.pk)
         return archive, True
     changed = _set_changed(archive, {"survey_date": survey_date, **cleaned})
     if changed:
         archive.save(update_fields=[*changed, "updated_at"])
+        _household_touch(household.pk)
     return archive, False
