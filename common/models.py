@@ -1,6 +1,9 @@
 from django.conf import settings
 from django.db import models
 
+from common import pii
+from common.fields import EncryptedTextField, KeyedHashField, KeyedHashModel
+
 
 class IdempotencyRecord(models.Model):
     """One ``Idempotency-Key`` a user sent to a POST endpoint, and what it answered.
@@ -40,3 +43,25 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} [{self.key}]"
+
+
+class SandboxSmsMessage(KeyedHashModel):
+    """A text message the sandbox SMS gateway (``common.sms.SandboxSmsGateway``) "sent".
+
+    Nothing leaves the machine: the message is kept here so tests, demos and operations can read
+    what a real gateway would have delivered. The phone is personal data, stored encrypted.
+    """
+
+    phone = EncryptedTextField("手机号", purpose=pii.PHONE, max_length=20)
+    phone_hash = KeyedHashField("手机号(哈希)", source="phone", purpose=pii.PHONE)
+    text = models.TextField("短信内容")
+    purpose = models.CharField("用途", max_length=50, blank=True)
+    sent_at = models.DateTimeField("发送时间", auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "短信发送记录(沙箱)"
+        verbose_name_plural = verbose_name
+        ordering = ["-sent_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.sent_at:%Y-%m-%d %H:%M} {self.purpose}"

@@ -179,6 +179,8 @@ _parse_pii_keys(PII_ENCRYPTION_KEYS)  # a bad value stops start-up naming the va
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Peer-review evaluators' one-time SMS codes; after axes, so wrong codes count and lock too.
+    "villages.auth.EvaluatorLoginCodeBackend",
 ]
 # Counts are rows in the database (AxesDatabaseHandler), not cache entries: every process sees
 # them, they survive a restart, and administrators see and lift locks in the admin (登录锁定).

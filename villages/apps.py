@@ -6,6 +6,7 @@ class VillagesConfig(AppConfig):
     verbose_name = "整村授信"
 
     def ready(self) -> None:
+        from common.schedules import DefaultSchedule, register_default
         from org.roles import Role, grant
         from org.tenancy import register_assigned_villages
         from villages.selectors import assigned_village_ids
@@ -46,6 +47,26 @@ class VillagesConfig(AppConfig):
             "villages.*_villageassignment",
             "villages.change_household",
             "villages.*_campaign",
+            "villages.add_peerreviewround",
             "villages.change_peerreviewround",
+            "villages.add_peerreviewevaluator",
+            "villages.change_peerreviewevaluator",
             "villages.*_importjob",
+        )
+        # A branch opens a peer review for a village it serves and seats the villagers.
+        for role in (Role.ACCOUNT_MANAGER, Role.BRANCH_REVIEWER):
+            grant(
+                role,
+                "villages.add_peerreviewround",
+                "villages.change_peerreviewround",
+                "villages.add_peerreviewevaluator",
+                "villages.change_peerreviewevaluator",
+            )
+        register_default(
+            DefaultSchedule(
+                name="结束已过截止日期的背靠背评议",
+                task="villages.tasks.peer_review_close_due_rounds",
+                hour="0",
+                minute="20",
+            )
         )

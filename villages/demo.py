@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from stdnum.cn import ric
 
+from common.clock import business_today
 from org.demo import DEMO_PASSWORD, DemoLogin
 from org.models import Institution, Staff
 from villages.models import Campaign, Division, ListColour, Member, PeerReviewRound, Village
@@ -200,20 +201,50 @@ def _seed_household(rng: random.Random, village: Village, number: int, manager: 
     )
 
 
+DEMO_EVALUATOR_PANEL = [
+    ("村党支部书记", "cadre"),
+    ("村委会主任", "cadre"),
+    ("村民代表甲", "elder"),
+    ("村民代表乙", "elder"),
+    ("金融村官", "liaison"),
+]
+
+
+def _demo_evaluator_phone(village: Village, number: int) -> str:
+    return f"1350357{village.division.code[-3:]}{number}"
+
+
 def _seed_peer_review(village: Village, opened_by: Staff) -> list[DemoLogin]:
-    panel = [
-        ("村党支部书记", "cadre"),
-        ("村委会主任", "cadre"),
-        ("村民代表甲", "elder"),
-        ("村民代表乙", "elder"),
-        ("金融村官", "liaison"),
-    ]
+    """A closed round whose results coloured the households, and an open one in which the same
+    villagers (``pr_201_1``… , password ``Demo@2026``, or an SMS code to their phone in the
+    sandbox outbox) can vote."""
     logins = [
         DemoLogin(f"pr_{village.division.code[-3:]}_{i}", name, village.name, "评议员")
-        for i, (name, _) in enumerate(panel, start=1)
+        for i, (name, _) in enumerate(DEMO_EVALUATOR_PANEL, start=1)
     ]
-    if PeerReviewRound.objects.filter(village=village).exists():
-        return logins
+    if not PeerReviewRound.objects.filter(village=village).exists():
+        _seed_closed_round(village, opened_by, logins)
+    if not PeerReviewRound.objects.open().filter(village=village).exists():
+        round = peer_review_round_open(
+            village=village,
+            title=f"{village.name}2027年度背靠背评议",
+            opened_by=opened_by,
+            closes_on=business_today() + datetime.timedelta(days=30),
+        )
+        for number, (login, (_, kind)) in enumerate(
+            zip(logins, DEMO_EVALUATOR_PANEL, strict=True), start=1
+        ):
+            peer_review_evaluator_add(
+                round=round,
+                name=login.full_name,
+                kind=kind,
+                phone=_demo_evaluator_phone(village, number),
+                username=login.username,
+            )
+    return logins
+
+
+def _seed_closed_round(village: Village, opened_by: Staff, logins: list[DemoLogin]) -> None:
     rng = random.Random(f"review-{village.division.code}")
     round = peer_review_round_open(
         village=village, title=f"{village.name}2026年度背靠背评议", opened_by=opened_by
@@ -223,10 +254,13 @@ def _seed_peer_review(village: Village, opened_by: Staff) -> list[DemoLogin]:
             round=round,
             name=login.full_name,
             kind=kind,
+            phone=_demo_evaluator_phone(village, number),
             username=login.username,
             password=DEMO_PASSWORD,
         )
-        for login, (_, kind) in zip(logins, panel, strict=True)
+        for number, (login, (_, kind)) in enumerate(
+            zip(logins, DEMO_EVALUATOR_PANEL, strict=True), start=1
+        )
     ]
     for household in village.households.order_by("address"):
         # Most households are well thought of; a few are doubted; one or two are known defaulters.
@@ -247,8 +281,10 @@ def _seed_peer_review(village: Village, opened_by: Staff) -> list[DemoLogin]:
                 else "有逾期记录或赌博传闻",
                 suggested_amount=Decimal(rng.choice([30000, 50000, 100000, 150000])),
             )
-    peer_review_round_close(round=round, closed_by=opened_by)
-    return logins
+    # Every evaluator has voted on every household, so the last vote closed the round already.
+    round.refresh_from_db()
+    if round.status == PeerReviewRound.Status.OPEN:
+        peer_review_round_close(round=round, closed_by=opened_by)
 
 
 def seed_villages() -> list[DemoLogin]:

@@ -5,7 +5,7 @@ from django.contrib.auth import authenticate, user_logged_in
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from knox.views import LogoutAllView, LogoutView
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.exceptions import APIException, AuthenticationFailed, NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -21,6 +21,7 @@ from org.api.serializers import (
     StaffListSerializer,
 )
 from org.models import Institution, Staff
+from org.roles import Role, group_name
 from org.services import device_token_issue
 
 
@@ -40,8 +41,59 @@ class PasswordChangeRequired(APIException):
     default_detail = "该账号的密码由管理员设置，请先登录后台（/admin/）修改密码，再用新密码登录 PAD"
 
 
+def is_peer_evaluator(user) -> bool:
+    """A villager on a peer review panel: the evaluator role and no staff record."""
+    return (
+        user.is_active
+        and not hasattr(user, "staff")
+        and user.groups.filter(name=group_name(Role.PEER_EVALUATOR)).exists()
+    )
+
+
+class EvaluatorMeSerializer(serializers.Serializer):
+    """The signed-in peer-review evaluator (a villager, not staff)."""
+
+    user_id = serializers.IntegerField(source="id")
+    username = serializers.CharField()
+    full_name = serializers.CharField(source="first_name")
+
+
+class LoginAnswerSerializer(LoginResponseSerializer):
+    """Staff get ``me`` (their staff record); a peer-review evaluator gets ``evaluator``."""
+
+    me = MeSerializer(allow_null=True)
+    evaluator = EvaluatorMeSerializer(allow_null=True)
+
+
+def login_answer(*, request, user, device_id: str, device_name: str) -> Response:
+    """Issue the device token and answer as every login path does."""
+    # As a session login would: last_login, and django-axes' record of the success.
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
+    instance, token = device_token_issue(user=user, device_id=device_id, device_name=device_name)
+    staff = getattr(user, "staff", None)
+    body = {
+        "token": token,
+        "expiry": instance.expiry,
+        "me": staff,
+        "evaluator": None if staff is not None else user,
+    }
+    return Response(LoginAnswerSerializer(body).data)
+
+
+def login_locked_error() -> APIException:
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return LoginLocked(
+        f"登录失败次数过多，该账号或地址已锁定 {minutes} 分钟；如需提前解锁，请联系省联社管理员"
+    )
+
+
 class LoginView(APIView):
-    """A tablet logs in: username + password + its device id → a token for that device."""
+    """A tablet logs in: username + password + its device id → a token for that device.
+
+    Staff get a token for their PAD. Peer-review evaluators (villagers with the evaluator role
+    and no staff record) log in here too, with the password set for them, and get a token that
+    reaches only their own review rounds (or sign in with an SMS code: ``peer-review/login/``).
+    """
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -52,7 +104,7 @@ class LoginView(APIView):
         # password is still a 401 with the scheme to use, not DRF's fallback 403.
         return "Token"
 
-    @extend_schema(request=LoginSerializer, responses=LoginResponseSerializer, tags=["auth"])
+    @extend_schema(request=LoginSerializer, responses=LoginAnswerSerializer, tags=["auth"])
     def post(self, request):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -61,23 +113,17 @@ class LoginView(APIView):
         # django-axes (the first authentication backend) counted a failure, or refused a locked
         # account or address before its password was even checked.
         if getattr(request, "axes_locked_out", False):
-            minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-            raise LoginLocked(
-                f"登录失败次数过多，该账号或地址已锁定 {minutes} 分钟；"
-                "如需提前解锁，请联系省联社管理员"
-            )
-        if user is None or not user.is_active or not hasattr(user, "staff"):
+            raise login_locked_error()
+        if user is None or not user.is_active:
             raise AuthenticationFailed("登录名或密码错误")
-        if user.staff.must_change_password:
+        if not hasattr(user, "staff") and not is_peer_evaluator(user):
+            raise AuthenticationFailed("登录名或密码错误")
+        if hasattr(user, "staff") and user.staff.must_change_password:
             # The password is one an administrator chose; no token until its holder replaces it.
             raise PasswordChangeRequired()
-        # As a session login would: last_login, and django-axes' record of the success.
-        user_logged_in.send(sender=user.__class__, request=request, user=user)
-        instance, token = device_token_issue(
-            user=user, device_id=data["device_id"], device_name=data["device_name"]
+        return login_answer(
+            request=request, user=user, device_id=data["device_id"], device_name=data["device_name"]
         )
-        body = {"token": token, "expiry": instance.expiry, "me": user.staff}
-        return Response(LoginResponseSerializer(body).data)
 
 
 class DeviceLogoutView(LogoutView):

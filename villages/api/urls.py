@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from villages.api import photos, views
+from villages.api import peer_review, photos, views
 
 urlpatterns = [
     path("villages/", views.VillageListView.as_view(), name="village-list"),
@@ -23,15 +23,27 @@ urlpatterns = [
         name="visit-photo",
     ),
     path("photos/<uuid:pk>/image/", photos.VisitPhotoImageView.as_view(), name="visit-photo-image"),
-    path("peer-review/rounds/", views.ReviewRoundListView.as_view(), name="review-rounds"),
+    path("peer-review/login/code/", peer_review.CodeRequestView.as_view(), name="review-code"),
+    path("peer-review/login/", peer_review.CodeLoginView.as_view(), name="review-login"),
+    path("peer-review/rounds/", peer_review.RoundListView.as_view(), name="review-rounds"),
+    path(
+        "peer-review/rounds/<int:round_pk>/evaluators/",
+        peer_review.RoundEvaluatorsView.as_view(),
+        name="review-evaluators",
+    ),
+    path(
+        "peer-review/rounds/<int:round_pk>/close/",
+        peer_review.RoundCloseView.as_view(),
+        name="review-close",
+    ),
     path(
         "peer-review/rounds/<int:round_pk>/households/",
-        views.ReviewHouseholdsView.as_view(),
+        peer_review.ReviewHouseholdsView.as_view(),
         name="review-households",
     ),
     path(
         "peer-review/rounds/<int:round_pk>/votes/<uuid:household_pk>/",
-        views.ReviewVoteView.as_view(),
+        peer_review.ReviewVoteView.as_view(),
         name="review-vote",
     ),
 ]

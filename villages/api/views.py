@@ -1,4 +1,4 @@
-"""The villages API for account managers' PADs and for peer-review evaluators' phones.
+"""The villages API for account managers' PADs (peer review: ``villages.api.peer_review``).
 
 Records from the PAD are sent with ``PUT /<kind>/<client uuid>/``: the first send creates
 (201), a resend of the same record changes nothing (200), a corrected household, member or
@@ -9,13 +9,12 @@ is how an offline tablet syncs safely, without an Idempotency-Key.
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -31,9 +30,6 @@ from villages.models import (
     FieldVisit,
     Household,
     Member,
-    PeerReviewEvaluator,
-    PeerReviewRound,
-    PeerReviewVote,
     PersonalDataAccess,
     Village,
     VillageAssignment,
@@ -46,7 +42,6 @@ from villages.services import (
     household_upsert,
     may_reveal_identity,
     member_upsert,
-    peer_review_vote_cast,
     personal_data_reveal,
     visit_photo_add,
 )
@@ -304,80 +299,3 @@ class VisitPhotoView(_UpsertView):
                 photo_id=pk, visit=visit, upload=values.pop("image"), **values
             )
         return self.respond(s.VisitPhotoSerializer(photo).data, created)
-
-
-# --- Peer review voting ----------------------------------------------------------------------
-
-
-def _evaluator_or_404(user, round_id) -> PeerReviewEvaluator:
-    return get_object_or_404(
-        PeerReviewEvaluator.objects.select_related("round__village"), round_id=round_id, user=user
-    )
-
-
-@extend_schema(tags=["peer-review"])
-class ReviewRoundListView(generics.ListAPIView):
-    """The review rounds I sit on as an evaluator."""
-
-    serializer_class = s.ReviewRoundSerializer
-    permission_classes = [IsAuthenticated]
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return PeerReviewRound.objects.none()
-        return (
-            PeerReviewRound.objects.filter(evaluators__user=self.request.user)
-            .select_related("village")
-            .order_by("-opened_at")
-        )
-
-
-@extend_schema(tags=["peer-review"])
-class ReviewHouseholdsView(APIView):
-    """The households of the round's village with my own vote on each."""
-
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(responses=s.ReviewHouseholdSerializer(many=True))
-    def get(self, request, round_pk):
-        evaluator = _evaluator_or_404(request.user, round_pk)
-        mine = {
-            vote.household_id: vote for vote in PeerReviewVote.objects.filter(evaluator=evaluator)
-        }
-        households = (
-            Household.objects.filter(village_id=evaluator.round.village_id)
-            .select_related("head")
-            .order_by("group_name", "address")
-        )
-        rows = []
-        for household in households:
-            vote = mine.get(household.pk)
-            household.my_colour = vote.colour if vote else None
-            household.my_reason = vote.reason if vote else None
-            household.my_suggested_amount = vote.suggested_amount if vote else None
-            rows.append(household)
-        return Response(s.ReviewHouseholdSerializer(rows, many=True).data)
-
-
-@extend_schema(tags=["peer-review"])
-class ReviewVoteView(APIView):
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(request=s.VoteIn, responses=s.ReviewHouseholdSerializer)
-    def put(self, request, round_pk, household_pk):
-        evaluator = _evaluator_or_404(request.user, round_pk)
-        household = get_object_or_404(
-            Household.objects.select_related("head"),
-            Q(village_id=evaluator.round.village_id),
-            pk=household_pk,
-        )
-        data = s.VoteIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        with service_errors():
-            vote = peer_review_vote_cast(
-                evaluator=evaluator, household=household, **data.validated_data
-            )
-        household.my_colour = vote.colour
-        household.my_reason = vote.reason
-        household.my_suggested_amount = vote.suggested_amount
-        return Response(s.ReviewHouseholdSerializer(household).data)

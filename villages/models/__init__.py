@@ -5,6 +5,7 @@ from villages.models.divisions import Division, Village, VillageAssignment
 from villages.models.households import Household, ListColour, Member
 from villages.models.imports import ImportJob
 from villages.models.peer_review import (
+    EvaluatorLoginCode,
     PeerReviewEvaluator,
     PeerReviewResult,
     PeerReviewRound,
@@ -16,6 +17,7 @@ __all__ = [
     "Campaign",
     "Division",
     "EconomicArchive",
+    "EvaluatorLoginCode",
     "FieldVisit",
     "Household",
     "ImportJob",

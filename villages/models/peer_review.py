@@ -3,7 +3,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from common import pii
 from common.audit import audited
+from common.fields import EncryptedTextField, KeyedHashField, KeyedHashModel
 from org.models import Institution, Staff
 from org.tenancy import TenantQuerySet
 from villages.models.divisions import Village
@@ -13,6 +15,17 @@ from villages.models.households import Household, ListColour
 class RoundQuerySet(TenantQuerySet):
     def closed(self) -> RoundQuerySet:
         return self.filter(status=PeerReviewRound.Status.CLOSED)
+
+    def open(self) -> RoundQuerySet:
+        return self.filter(status=PeerReviewRound.Status.OPEN)
+
+    def past_deadline(self, today) -> RoundQuerySet:
+        """Open rounds whose last voting day (``closes_on``) is before ``today``."""
+        return self.open().filter(closes_on__lt=today)
+
+    def of_evaluator(self, user) -> RoundQuerySet:
+        """The rounds ``user`` sits on as a villager evaluator (the only ones they may reach)."""
+        return self.filter(evaluators__user=user)
 
 
 @audited()
@@ -28,6 +41,11 @@ class PeerReviewRound(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", "评议中"
         CLOSED = "closed", "已结束"
+
+    class CloseReason(models.TextChoices):
+        MANUAL = "manual", "手工结束"
+        ALL_VOTED = "all_voted", "全部评议员已评完"
+        DEADLINE = "deadline", "已过截止日期"
 
     tenant_bank_field = "bank"
     tenant_village_field = "village"
@@ -47,6 +65,17 @@ class PeerReviewRound(models.Model):
     black_veto_count = models.PositiveSmallIntegerField(
         "黑名单一票否决票数", default=2, help_text="达到该数量的黑名单票即评为黑名单"
     )
+    closes_on = models.DateField(
+        "截止日期",
+        null=True,
+        blank=True,
+        help_text="该日（北京时间）结束后自动结束评议并汇总；留空则不按日期结束",
+    )
+    close_when_all_voted = models.BooleanField(
+        "评完即结束",
+        default=True,
+        help_text="每位评议员都对本村每一户投票后自动结束评议并汇总",
+    )
     opened_by = models.ForeignKey(
         Staff, on_delete=models.PROTECT, related_name="+", null=True, verbose_name="发起人"
     )
@@ -60,6 +89,9 @@ class PeerReviewRound(models.Model):
         verbose_name="结束人",
     )
     closed_at = models.DateTimeField("结束时间", null=True, blank=True)
+    close_reason = models.CharField(
+        "结束方式", max_length=10, choices=CloseReason.choices, blank=True, default=""
+    )
 
     objects = RoundQuerySet.as_manager()
 
@@ -72,8 +104,18 @@ class PeerReviewRound(models.Model):
         return self.title
 
 
-class PeerReviewEvaluator(models.Model):
-    """A villager on the panel (cadre, elder, finance liaison) with a login to vote from a phone."""
+class EvaluatorQuerySet(TenantQuerySet):
+    pass
+
+
+@audited(exclude=["phone_hash"])
+class PeerReviewEvaluator(KeyedHashModel):
+    """A villager on the panel (cadre, elder, finance liaison) with a login to vote from a phone.
+
+    The login (``user``) has the peer-evaluator role only: no staff record, no admin, and the API
+    lets it reach nothing but its own rounds. The phone receives one-time sign-in codes; it is
+    personal data, so it is stored encrypted with a keyed hash for lookups, like members' phones.
+    """
 
     class Kind(models.TextChoices):
         CADRE = "cadre", "村干部"
@@ -95,6 +137,11 @@ class PeerReviewEvaluator(models.Model):
     )
     name = models.CharField("姓名", max_length=50)
     kind = models.CharField("身份", max_length=10, choices=Kind.choices)
+    phone = EncryptedTextField("手机号", purpose=pii.PHONE, max_length=20)
+    phone_hash = KeyedHashField("手机号(哈希)", source="phone", purpose=pii.PHONE)
+    added_at = models.DateTimeField("加入时间", auto_now_add=True, null=True)
+
+    objects = EvaluatorQuerySet.as_manager()
 
     class Meta:
         verbose_name = "评议员"
@@ -172,3 +219,36 @@ class PeerReviewResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.household_id}: {self.get_colour_display()}"
+
+
+class EvaluatorLoginCode(models.Model):
+    """A one-time sign-in code sent by SMS to an evaluator's phone.
+
+    Only a keyed hash of the code is stored (``salted_hmac`` with the server's secret key), so a
+    copy of the table does not let anyone sign in. A code is good once, until ``expires_at``, and
+    for a few wrong tries; asking for a new code voids the earlier ones.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name="登录账号",
+    )
+    phone_hash = KeyedHashField("手机号(哈希)", source="phone_text", purpose=pii.PHONE)
+    code_hash = models.CharField("验证码摘要", max_length=64)
+    created_at = models.DateTimeField("发送时间", auto_now_add=True)
+    expires_at = models.DateTimeField("失效时间")
+    used_at = models.DateTimeField("使用时间", null=True, blank=True)
+    failed_attempts = models.PositiveSmallIntegerField("错误次数", default=0)
+
+    class Meta:
+        verbose_name = "评议员登录验证码"
+        verbose_name_plural = verbose_name
+        indexes = [models.Index(fields=["phone_hash", "expires_at"], name="login_code_phone")]
+
+    # The hash field reads the plain phone from this attribute when the row is first saved.
+    phone_text = ""
+
+    def __str__(self) -> str:
+        return f"{self.user_id} @ {self.created_at:%Y-%m-%d %H:%M}"
