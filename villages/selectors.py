@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
 
+from org.tenancy import scope_for, scope_queryset
 from villages.models import (
+    Campaign,
     EconomicArchive,
     Household,
+    ImportJob,
     PeerReviewResult,
     PeerReviewRound,
+    Village,
     VillageAssignment,
 )
 
@@ -87,3 +94,93 @@ def village_progress(village_ids: Iterable[int]) -> dict[int, VillageProgress]:
 
 def latest_archive(household) -> EconomicArchive | None:
     return household.archives.order_by("-survey_date", "-created_at").first()
+
+
+# --- The back office's index page (config/dashboard.py) ---------------------------------------
+
+DASHBOARD_VILLAGES = 30
+
+
+def week_start(now: datetime.datetime | None = None) -> datetime.datetime:
+    """Monday 00:00 of this week in Beijing time: "this week" as staff count it (the database
+    stores UTC, where Monday begins at 16:00 on Sunday)."""
+    local = timezone.localtime(now or timezone.now())
+    monday = local.date() - datetime.timedelta(days=local.weekday())
+    return timezone.make_aware(datetime.datetime.combine(monday, datetime.time.min))
+
+
+@dataclass(frozen=True)
+class VillageCoverage:
+    village_id: int
+    name: str
+    campaign_status: str  # the label, or "" without an open campaign
+    progress: VillageProgress
+
+
+def village_coverage_for(user, *, limit: int = DASHBOARD_VILLAGES) -> list[VillageCoverage]:
+    """The villages the user may see that have a campaign planned or under way (all visible
+    villages when none has), lowest coverage first — the ones to act on — in three queries."""
+    visible = scope_queryset(Village.objects.all(), user)
+    open_campaigns = scope_queryset(Campaign.objects.all(), user).filter(
+        status__in=[Campaign.Status.PLANNED, Campaign.Status.IN_PROGRESS]
+    )
+    status_of = {
+        row["village_id"]: Campaign.Status(row["status"]).label
+        for row in open_campaigns.values("village_id", "status")
+    }
+    villages = visible.filter(pk__in=list(status_of)) if status_of else visible
+    rows = list(villages.order_by("name").values("pk", "name")[: limit * 4])
+    progress = village_progress(row["pk"] for row in rows)
+    coverage = [
+        VillageCoverage(
+            village_id=row["pk"],
+            name=row["name"],
+            campaign_status=status_of.get(row["pk"], ""),
+            progress=progress.get(row["pk"], VillageProgress()),
+        )
+        for row in rows
+    ]
+    coverage.sort(key=lambda c: (c.progress.coverage_percent, c.name))
+    return coverage[:limit]
+
+
+def households_archived_since(user, since: datetime.datetime) -> int:
+    """Households the user may see with an archive written since ``since``."""
+    return (
+        scope_queryset(EconomicArchive.objects.all(), user)
+        .filter(created_at__gte=since)
+        .values("household_id")
+        .distinct()
+        .count()
+    )
+
+
+def imports_in_hand(user) -> QuerySet:
+    """Imports still being checked or written, or checked and waiting for a confirmation: what
+    someone has to watch or act on. Account managers see the ones they uploaded."""
+    jobs = scope_queryset(ImportJob.objects.all(), user).filter(
+        status__in=[
+            ImportJob.Status.UPLOADED,
+            ImportJob.Status.VALIDATING,
+            ImportJob.Status.VALID,
+            ImportJob.Status.IMPORTING,
+        ]
+    )
+    if scope_for(user).village_restricted:
+        jobs = jobs.filter(uploaded_by__user=user)
+    return jobs.select_related("uploaded_by").order_by("-created_at")
+
+
+def households_archived_by_week(user, *, weeks: int = 8) -> dict[datetime.date, int]:
+    """Monday (Beijing time) → households the user may see archived that week, for the last
+    ``weeks`` weeks including this one (weeks without archives are absent)."""
+    since = week_start() - datetime.timedelta(weeks=weeks - 1)
+    rows = (
+        scope_queryset(EconomicArchive.objects.all(), user)
+        .filter(created_at__gte=since)
+        .annotate(week=TruncWeek("created_at", tzinfo=timezone.get_current_timezone()))
+        .values("week")
+        .annotate(households=Count("household_id", distinct=True))
+        .order_by()
+    )
+    return {timezone.localtime(row["week"]).date(): row["households"] for row in rows}
