@@ -3,14 +3,16 @@ only shapes input and shows the services' field errors."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import partial
 
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from org.admin_mixins import AuditHistoryMixin, run_per_row
 from org.models import Institution
@@ -23,14 +25,18 @@ from products.admin_forms import (
     ProductVersionForm,
 )
 from products.models import (
+    STATUS_CHANGE_ACTIONS,
     LoanPrimeRate,
     Product,
+    ProductStatus,
     ProductStatusChange,
     ProductVersion,
     VersionStatus,
 )
-from products.parameters import PARAMETERS
-from products.selectors import products_for_list, version_diff
+from products.parameters import PARAMETERS, parameter_display, parameter_label
+from products.preview import schedule_preview
+from products.schedule import RepaymentFrequency, RepaymentMethod
+from products.selectors import product_terms_for_version, products_for_list, version_diff
 
 
 class OwnerFilter(admin.SimpleListFilter):
@@ -53,6 +59,44 @@ class OwnerFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ActionFilter(admin.SimpleListFilter):
+    title = "操作"
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        return list(STATUS_CHANGE_ACTIONS.items())
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
+class StatusChangeLabels:
+    """The log's action and statuses by their Chinese labels: a version's statuses when the row
+    names a version, the product's otherwise."""
+
+    @admin.display(description="操作", ordering="action")
+    def action_label(self, change: ProductStatusChange) -> str:
+        return STATUS_CHANGE_ACTIONS.get(change.action, change.action)
+
+    @admin.display(description="原状态")
+    def from_label(self, change: ProductStatusChange) -> str:
+        return self._status_label(change, change.from_status)
+
+    @admin.display(description="新状态")
+    def to_label(self, change: ProductStatusChange) -> str:
+        return self._status_label(change, change.to_status)
+
+    @staticmethod
+    def _status_label(change: ProductStatusChange, status: str) -> str:
+        if not status:
+            return "—"
+        choices = VersionStatus if change.version_id else ProductStatus
+        try:
+            return str(choices(status).label)
+        except ValueError:
+            return status
+
+
 class VersionInline(admin.TabularInline):
     model = ProductVersion
     fields = ["number", "status", "effective_from", "change_note", "created_by", "approved_by"]
@@ -72,9 +116,9 @@ class VersionInline(admin.TabularInline):
         return False
 
 
-class StatusChangeInline(admin.TabularInline):
+class StatusChangeInline(StatusChangeLabels, admin.TabularInline):
     model = ProductStatusChange
-    fields = ["at", "action", "version", "from_status", "to_status", "actor", "reason"]
+    fields = ["at", "action_label", "version", "from_label", "to_label", "actor", "reason"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -278,15 +322,23 @@ class ProductVersionAdmin(AuditHistoryMixin, admin.ModelAdmin):
         return partial(form, user=request.user)
 
     def get_fieldsets(self, request, obj=None):
-        head = ["effective_from", "change_note", "locked_parameters"]
+        # A version staff cannot edit shows every parameter as text with its Chinese labels
+        # (Django would print the stored codes and JSON).
+        shown = obj is not None and not self.has_change_permission(request, obj)
+
+        def names(fields):
+            return [f"{name}_shown" if shown else name for name in fields]
+
+        head = ["effective_from", "change_note", *names(["locked_parameters"])]
         head = ["product", *head] if obj is None else ["product", "number", "status", *head]
         return [
             (None, {"fields": head}),
-            ("金额与期限", {"fields": PARAMETERS[0:4]}),
-            ("还款", {"fields": PARAMETERS[4:7]}),
-            ("定价", {"fields": PARAMETERS[7:16]}),
-            ("担保、准入与资料", {"fields": PARAMETERS[16:23]}),
-            ("审批与合同", {"fields": PARAMETERS[23:]}),
+            ("金额与期限", {"fields": names(PARAMETERS[0:4])}),
+            ("还款", {"fields": names(PARAMETERS[4:7])}),
+            ("定价", {"fields": names(PARAMETERS[7:16])}),
+            ("担保、准入与资料", {"fields": names(PARAMETERS[16:23])}),
+            ("审批与合同", {"fields": names(PARAMETERS[23:])}),
+            *([("还款计划试算(示例)", {"fields": ["schedule_example"]})] if obj else []),
             (
                 "制作与复核",
                 {
@@ -317,8 +369,30 @@ class ProductVersionAdmin(AuditHistoryMixin, admin.ModelAdmin):
             "activated_at",
         ]
         if not self.has_change_permission(request, obj):
-            return [*always, "effective_from", "change_note", "locked_parameters", *PARAMETERS]
-        return always
+            shown = [f"{name}_shown" for name in ("locked_parameters", *PARAMETERS)]
+            return [*always, "effective_from", "change_note", *shown, "schedule_example"]
+        return [*always, "schedule_example"]
+
+    @admin.display(description="示例还款计划")
+    def schedule_example(self, obj: ProductVersion):
+        """What a borrower would pay under this version: one example loan per repayment method
+        the version allows, computed by the one schedule calculator (products.preview)."""
+        examples = []
+        for method in _example_methods(obj):
+            amount, term = _example_loan(obj)
+            try:
+                preview = schedule_preview(
+                    version=obj, amount=amount, term_months=term, method=method
+                )
+            except ValidationError as exc:
+                return format_html(
+                    '<p class="help">参数尚不完整或与计算条件不符，暂不能试算：{}</p>',
+                    "；".join(exc.messages),
+                )
+            examples.append(preview)
+        if not examples:
+            return "—"
+        return format_html_join("", "{}", ((_schedule_table(p),) for p in examples))
 
     def has_change_permission(self, request, obj=None):
         if obj is None:
@@ -429,6 +503,17 @@ class ProductVersionAdmin(AuditHistoryMixin, admin.ModelAdmin):
         else:
             against = siblings.filter(number__lt=version.number).order_by("-number").first()
         rows = version_diff(against, version)
+        # The values as staff read them: choices by their Chinese labels, bands and spreads
+        # spelt out (the rows keep the stored values).
+        shown_rows = [
+            {
+                "label": row.label,
+                "changed": row.changed,
+                "before": parameter_display(row.name, row.before),
+                "after": parameter_display(row.name, row.after),
+            }
+            for row in rows
+        ]
         context = {
             **self.admin_site.each_context(request),
             "title": f"版本对比：{version}",
@@ -437,11 +522,91 @@ class ProductVersionAdmin(AuditHistoryMixin, admin.ModelAdmin):
             "against": against,
             "siblings": siblings.exclude(pk=version.pk).order_by("-number"),
             "rows": rows,
+            "shown_rows": shown_rows,
             "changed_count": sum(1 for row in rows if row.changed),
             "inherits": version.product.parent_id is not None,
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/products/productversion/diff.html", context)
+
+
+def _shown_parameter(name: str):
+    def shown(self, obj: ProductVersion) -> str:
+        text = parameter_display(name, getattr(obj, name))
+        if text is None:
+            return "继承上级" if obj.product.parent_id else "—"
+        return text
+
+    shown.short_description = parameter_label(name)
+    shown.__name__ = f"{name}_shown"
+    return shown
+
+
+for _name in ("locked_parameters", *PARAMETERS):
+    setattr(ProductVersionAdmin, f"{_name}_shown", _shown_parameter(_name))
+
+
+EXAMPLE_AMOUNT = Decimal("50000")
+
+
+def _example_methods(version: ProductVersion) -> list[str]:
+    try:
+        return list(product_terms_for_version(version=version).repayment_methods)
+    except ValidationError:
+        return list(version.repayment_methods or [RepaymentMethod.EQUAL_INSTALMENT])
+
+
+def _example_loan(version: ProductVersion) -> tuple[Decimal, int]:
+    """50,000 yuan over 12 months, moved inside the version's own amount and term range (and
+    to a whole quarter for quarterly repayment)."""
+    try:
+        terms = product_terms_for_version(version=version)
+    except ValidationError:
+        return EXAMPLE_AMOUNT, 12
+    amount = min(max(EXAMPLE_AMOUNT, terms.amount_min), terms.amount_max)
+    term = min(max(12, terms.term_min_months), terms.term_max_months)
+    if terms.repayment_frequency == RepaymentFrequency.QUARTERLY and term % 3:
+        term += 3 - term % 3
+    return amount, term
+
+
+def _schedule_table(preview) -> str:
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td style='text-align:right'>{}</td>"
+        "<td style='text-align:right'>{}</td><td style='text-align:right'>{}</td>"
+        "<td style='text-align:right'>{}</td></tr>",
+        (
+            (
+                row.number,
+                f"{row.due_date:%Y-%m-%d}",
+                f"{row.principal:,.2f}",
+                f"{row.interest:,.2f}",
+                f"{row.total:,.2f}",
+                f"{row.remaining_principal:,.2f}",
+            )
+            for row in preview.instalments
+        ),
+    )
+    return format_html(
+        '<details class="schedule-example" open><summary>{}：{} 元，{} 个月，年利率 {}%（{}），'
+        "起息日 {}</summary>"
+        "<table><thead><tr><th>期次</th><th>还款日</th><th>本金</th><th>利息</th><th>合计</th>"
+        "<th>剩余本金</th></tr></thead><tbody>{}</tbody>"
+        '<tfoot><tr><th colspan="2">合计</th><th style="text-align:right">{}</th>'
+        '<th style="text-align:right">{}</th><th style="text-align:right">{}</th><th></th></tr>'
+        "</tfoot></table></details>",
+        RepaymentMethod(preview.method).label,
+        f"{preview.amount:,.2f}",
+        preview.term_months,
+        preview.annual_rate,
+        preview.rate_basis,
+        f"{preview.start_date:%Y-%m-%d}",
+        rows,
+        f"{preview.totals['principal']:,.2f}",
+        f"{preview.totals['interest']:,.2f}",
+        f"{preview.totals['total']:,.2f}",
+    )
 
 
 @admin.register(LoanPrimeRate)
@@ -467,18 +632,29 @@ class LoanPrimeRateAdmin(AuditHistoryMixin, admin.ModelAdmin):
 
 
 @admin.register(ProductStatusChange)
-class ProductStatusChangeAdmin(admin.ModelAdmin):
+class ProductStatusChangeAdmin(StatusChangeLabels, admin.ModelAdmin):
     list_display = [
         "at",
         "product",
         "version",
-        "action",
-        "from_status",
-        "to_status",
+        "action_label",
+        "from_label",
+        "to_label",
         "actor",
         "reason",
     ]
-    list_filter = ["action", OwnerFilter]
+    fields = [
+        "at",
+        "product",
+        "version",
+        "action_label",
+        "from_label",
+        "to_label",
+        "actor",
+        "reason",
+    ]
+    readonly_fields = fields
+    list_filter = [ActionFilter, OwnerFilter]
     list_select_related = ["product", "version", "version__product", "actor"]
     search_fields = ["product__code", "product__name"]
 

@@ -3,14 +3,19 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.utils.html import format_html, format_html_join
 
 from org.admin_mixins import add_service_errors
 from org.models import Institution
 from products import policy
 from products.models import (
+    CREDIT_GRADES,
+    ApprovalLevel,
     Channel,
     CustomerSegment,
     LoanPrimeRate,
@@ -33,6 +38,160 @@ def _checkboxes(label: str, choices) -> forms.MultipleChoiceField:
     return forms.MultipleChoiceField(
         label=label, choices=choices, required=False, widget=forms.CheckboxSelectMultiple
     )
+
+
+def _decimal_text(value) -> str | None:
+    """A number typed in a box, as the text the parameter stores; None for an empty box."""
+    text = str(value if value is not None else "").strip()
+    if not text:
+        return None
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(text) from None
+    if not number.is_finite():
+        raise ValueError(text)
+    return str(number)
+
+
+class SpreadByGradeWidget(forms.Widget):
+    """One box per rating grade (AAA … C) instead of a JSON object."""
+
+    def value_from_datadict(self, data, files, name):
+        return {grade: data.get(f"{name}_{grade}", "") for grade in CREDIT_GRADES}
+
+    def value_omitted_from_data(self, data, files, name):
+        return not any(f"{name}_{grade}" in data for grade in CREDIT_GRADES)
+
+    def render(self, name, value, attrs=None, renderer=None):
+        value = value if isinstance(value, dict) else {}
+        cells = format_html_join(
+            "",
+            '<label style="margin-right:1em">{} <input type="text" inputmode="decimal" '
+            'name="{}_{}" value="{}" size="6"></label>',
+            (
+                (grade, name, grade, "" if value.get(grade) is None else value.get(grade))
+                for grade in CREDIT_GRADES
+            ),
+        )
+        return format_html('<div class="spread-by-grade">{} 百分点</div>', cells)
+
+
+class SpreadByGradeField(forms.Field):
+    """``{"AAA": "0.30", …}`` from the boxes; grades left empty are left out. All empty is
+    ``None`` (the form turns it into "no per-grade spreads" on a root product)."""
+
+    widget = SpreadByGradeWidget
+
+    def to_python(self, value):
+        if not value:
+            return None
+        if not isinstance(value, dict):
+            raise ValidationError("按评级加点格式不正确")
+        spreads, wrong = {}, []
+        for grade in CREDIT_GRADES:
+            try:
+                text = _decimal_text(value.get(grade))
+            except ValueError:
+                wrong.append(grade)
+                continue
+            if text is not None:
+                spreads[grade] = text
+        if wrong:
+            raise ValidationError(f"评级 {'、'.join(wrong)} 的加点须为数字(百分点，如 0.30)")
+        return spreads or None
+
+
+APPROVAL_BAND_ROWS = 4
+
+
+class ApprovalBandsWidget(forms.Widget):
+    """Rows of "up to this amount → these approval levels", instead of a JSON list."""
+
+    def value_from_datadict(self, data, files, name):
+        rows = []
+        for i in range(APPROVAL_BAND_ROWS):
+            rows.append(
+                {
+                    "up_to": data.get(f"{name}_{i}_up_to", ""),
+                    "levels": [
+                        level
+                        for level in ApprovalLevel.values
+                        if data.get(f"{name}_{i}_{level}") in ("on", "1", "true", level)
+                    ],
+                }
+            )
+        return rows
+
+    def value_omitted_from_data(self, data, files, name):
+        return not any(f"{name}_{i}_up_to" in data for i in range(APPROVAL_BAND_ROWS))
+
+    def render(self, name, value, attrs=None, renderer=None):
+        bands = list(value) if isinstance(value, (list, tuple)) else []
+        bands += [{"up_to": "", "levels": []}] * (APPROVAL_BAND_ROWS - len(bands))
+        rows = []
+        for i, band in enumerate(bands):
+            boxes = format_html_join(
+                "",
+                '<label style="margin-right:1em"><input type="checkbox" name="{}_{}_{}"{}> {}'
+                "</label>",
+                (
+                    (
+                        name,
+                        i,
+                        level,
+                        " checked" if level in (band.get("levels") or []) else "",
+                        label,
+                    )
+                    for level, label in ApprovalLevel.choices
+                ),
+            )
+            up_to = band.get("up_to")
+            rows.append(
+                format_html(
+                    "<tr><td>第{}档</td><td>金额不超过 "
+                    '<input type="text" inputmode="decimal" name="{}_{}_up_to" value="{}" '
+                    'size="12"> 元</td><td>{}</td></tr>',
+                    i + 1,
+                    name,
+                    i,
+                    "" if up_to in (None, "") else up_to,
+                    boxes,
+                )
+            )
+        return format_html(
+            '<table class="approval-bands"><thead><tr><th></th><th>金额上限</th>'
+            "<th>审批层级(按 支行→集中审查→审批中心 顺序)</th></tr></thead><tbody>{}</tbody>"
+            "</table>",
+            format_html_join("", "{}", ((row,) for row in rows)),
+        )
+
+
+class ApprovalBandsField(forms.Field):
+    """``[{"up_to": "100000", "levels": ["branch"]}, …]`` from the rows that have an amount or
+    a level; ``None`` when every row is empty. Order and coverage are checked by the service
+    (``products.parameters``), which names the band at fault."""
+
+    widget = ApprovalBandsWidget
+
+    def to_python(self, value):
+        if not value:
+            return None
+        if not isinstance(value, (list, tuple)):
+            raise ValidationError("审批权限格式不正确")
+        bands = []
+        for index, row in enumerate(value, 1):
+            levels = list(row.get("levels") or [])
+            try:
+                up_to = _decimal_text(row.get("up_to"))
+            except ValueError:
+                raise ValidationError(f"第{index}档的金额上限须为数字(元)") from None
+            if up_to is None and not levels:
+                continue
+            if up_to is None:
+                raise ValidationError(f"第{index}档已选审批层级，请填写金额上限")
+            bands.append({"up_to": up_to, "levels": levels})
+        return bands or None
 
 
 class ProductForm(forms.ModelForm):
@@ -108,6 +267,16 @@ class ProductVersionForm(forms.ModelForm):
     locked_parameters = _checkboxes(
         "锁定参数(子产品不得覆盖)", [(name, parameter_label(name)) for name in PARAMETERS]
     )
+    spread_by_grade = SpreadByGradeField(
+        label=parameter_label("spread_by_grade"),
+        required=False,
+        help_text="各评级在LPR上的加点；留空的评级按加点上限定价",
+    )
+    approval_bands = ApprovalBandsField(
+        label=parameter_label("approval_bands"),
+        required=False,
+        help_text="按金额从小到大填写；最高一档须覆盖产品金额上限",
+    )
 
     class Meta:
         model = ProductVersion
@@ -134,6 +303,23 @@ class ProductVersionForm(forms.ModelForm):
 
     def clean_required_documents(self):
         return self.cleaned_data["required_documents"] or None
+
+    def clean_spread_by_grade(self):
+        # All boxes empty: on a sub-product "inherit"; on a root product "no per-grade spreads".
+        spreads = self.cleaned_data["spread_by_grade"]
+        product = self.instance.product if self.instance.pk else self.data_product()
+        if spreads is None and product is not None and product.parent_id is None:
+            return {}
+        return spreads
+
+    def data_product(self):
+        field = self.fields.get("product")
+        if field is None:
+            return None
+        try:
+            return field.clean(self.data.get(self.add_prefix("product")))
+        except ValidationError:
+            return None
 
     def clean(self):
         cleaned = super().clean()

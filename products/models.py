@@ -426,6 +426,22 @@ class ProductVersion(models.Model):
         pass
 
 
+# What ProductStatusChange.action records (products.services), as staff read it.
+STATUS_CHANGE_ACTIONS = {
+    "create": "创建产品",
+    "clone": "复制/派生产品",
+    "launch": "上架",
+    "suspend": "暂停销售",
+    "resume": "恢复销售",
+    "retire": "下架",
+    "version_create": "新建版本",
+    "submit": "提交复核",
+    "send_back": "退回修改",
+    "activate": "复核生效",
+    "supersede": "被新版本取代",
+}
+
+
 class ProductStatusChange(models.Model):
     """Who moved a product or one of its versions from which status to which, and why.
 
@@ -461,7 +477,8 @@ class ProductStatusChange(models.Model):
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.product_id} {self.action} {self.from_status}→{self.to_status}"
+        # Shown above each row of the product's log: the action as staff read it, not its code.
+        return STATUS_CHANGE_ACTIONS.get(self.action, self.action)
 
 
 @audited()

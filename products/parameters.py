@@ -442,3 +442,51 @@ def _clean_one(name: str, value: Any) -> Any:
         raise TypeError("floats are not accepted for money or rates")
     model_field = ProductVersion._meta.get_field(name)
     return model_field.clean(value, None)
+
+
+# --- How a parameter reads on screen ---------------------------------------------------------
+
+
+def parameter_display(name: str, value: Any) -> str | None:
+    """A stored parameter value as staff read it: choices by their Chinese label (single or
+    list), grade spreads as "AAA +0.30", approval bands as "≤100,000元：支行审查→集中审查中心",
+    locked parameters by their names, yes/no. ``None`` (inherited / not set) stays ``None``."""
+    if value is None:
+        return None
+    if name == "locked_parameters":
+        return "、".join(parameter_label(item) for item in value) or "（无）"
+    if name == "spread_by_grade":
+        if not value:
+            return "（不按评级区分）"
+        spreads = normalise({name: value}, names=[name])[name]
+        ordered = sorted(
+            spreads, key=lambda g: CREDIT_GRADES.index(g) if g in CREDIT_GRADES else 99
+        )
+        return "，".join(f"{grade} {spreads[grade]:+}" for grade in ordered) + "（百分点）"
+    if name == "approval_bands":
+        bands = normalise({name: value}, names=[name])[name]
+        return (
+            "；".join(
+                f"≤{band['up_to']:,.0f}元："
+                + "→".join(_choice_label(ApprovalLevel, level) for level in band["levels"])
+                for band in bands
+            )
+            or "（无）"
+        )
+    field = ProductVersion._meta.get_field(name)
+    base = getattr(field, "base_field", None)
+    if base is not None and base.choices and isinstance(value, (list, tuple)):
+        labels = dict(base.flatchoices)
+        return "、".join(str(labels.get(item, item)) for item in value) or "（无）"
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return str(value)
+
+
+def _choice_label(choices, value: str) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value

@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 
 from common.clock import business_today
-from products.models import ProductVersion
+from products.models import BaseRate, ProductVersion
 from products.parameters import ProductTerms
 from products.schedule import (
     Instalment,
@@ -90,7 +90,10 @@ def schedule_preview(
             annual_rate = annual_rate_for(terms=terms, on_date=start_date, grade=grade)
         except ValidationError as exc:
             raise ValidationError({"start_date": exc.messages}) from None
-        basis = f"{terms.base_rate} + {terms.spread_for(grade)} (评级 {grade or '未评级'})"
+        basis = (
+            f"{BaseRate(terms.base_rate).label} {terms.spread_for(grade):+} 个百分点"
+            f"(评级 {grade or '未评级'})"
+        )
     try:
         add_months(start_date, term_months)
     except (ValueError, OverflowError):
