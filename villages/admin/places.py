@@ -5,11 +5,12 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
 from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin, add_service_errors
 from villages.admin.base import acting_staff, report_errors
+from villages.counties import code_prefix, county_codes_served, within_counties
 from villages.models import (
     Division,
     Household,
@@ -18,25 +19,54 @@ from villages.models import (
 )
 from villages.services import (
     division_create,
+    division_update,
     village_assign,
     village_assignment_check,
     village_create,
     village_create_check,
     village_unassign,
+    village_update,
 )
+
+
+def _taking_on_a_village(request) -> bool:
+    """Whether this is the village form's division chooser asking for choices."""
+    return (
+        request.path.endswith("/autocomplete/")
+        and request.GET.get("app_label") == "villages"
+        and request.GET.get("model_name") == "village"
+        and request.GET.get("field_name") == "division"
+    )
 
 
 @admin.register(Division)
 class DivisionAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "level", "parent"]
     list_filter = ["level"]
-    search_fields = ["code", "name"]
+    search_fields = ["code", "name"]  # searched by get_search_results below
+    search_help_text = "输入名称（村、乡镇均可）或区划代码的开头几位"
     list_select_related = ["parent"]
     raw_id_fields = ["parent"]
 
+    def get_search_results(self, request, queryset, search_term):
+        # Over 660,000 divisions: digits are a code prefix (a range on the code index), words
+        # match the division's or its parent's name, so "乔李镇" lists that township's villages.
+        if _taking_on_a_village(request) and not request.user.is_superuser:
+            staff = acting_staff(request)
+            served = county_codes_served(staff.bank_id) if staff and staff.bank_id else []
+            queryset = queryset.filter(within_counties(served))
+        for term in search_term.split():
+            if term.isascii() and term.isdigit():
+                queryset = queryset.filter(code_prefix(term[:12]))
+            else:
+                queryset = queryset.filter(
+                    Q(name__icontains=term) | Q(parent__name__icontains=term)
+                )
+        return queryset, False
+
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(update_fields=["name"])
+            division_update(division=obj, name=obj.name)
             return
         created = division_create(code=obj.code, name=obj.name, level=obj.level, parent=obj.parent)
         obj.pk = created.pk
@@ -58,16 +88,32 @@ class AssignmentInline(admin.TabularInline):
 
 
 class VillageForm(forms.ModelForm):
+    # Set by VillageAdmin.get_form: a bank's staff take on villages of their own counties only.
+    within_served_counties = True
+
     class Meta:
         model = Village
         fields = ["division", "name", "branch", "is_credit_village"]
+        help_texts = {
+            "division": "输入村名、所属乡镇名或区划代码开头几位，选择本行社所在县(区)的行政村",
+            "name": "留空则用区划名称",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "name" in self.fields:
+            self.fields["name"].required = False
 
     def clean(self):
         cleaned = super().clean()
         division, branch = cleaned.get("division"), cleaned.get("branch")
         if self.instance._state.adding and division and branch:
             try:
-                village_create_check(division=division, branch=branch)
+                village_create_check(
+                    division=division,
+                    branch=branch,
+                    within_served_counties=self.within_served_counties,
+                )
             except ValidationError as exc:
                 add_service_errors(self, exc)
         return cleaned
@@ -124,12 +170,22 @@ class VillageAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["division", "branch"] if obj else []
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.within_served_counties = not request.user.is_superuser
+        return form
+
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(update_fields=["name", "is_credit_village", "updated_at"])
+            village_update(village=obj, name=obj.name, is_credit_village=obj.is_credit_village)
             return
-        created = village_create(division=obj.division, branch=obj.branch, name=obj.name)
-        obj.pk, obj.bank_id = created.pk, created.bank_id
+        created = village_create(
+            division=obj.division,
+            branch=obj.branch,
+            name=obj.name or "",
+            within_served_counties=form.within_served_counties,
+        )
+        obj.pk, obj.bank_id, obj.name = created.pk, created.bank_id, created.name
 
 
 class AssignmentForm(forms.ModelForm):

@@ -26,11 +26,14 @@ from villages.services.peer_review import (
 )
 from villages.services.places import (
     division_create,
+    division_update,
+    divisions_load,
     village_assign,
     village_assignment_check,
     village_create,
     village_create_check,
     village_unassign,
+    village_update,
 )
 from villages.services.visits import field_visit_record, photo_check, visit_photo_add
 
@@ -44,6 +47,8 @@ __all__ = [
     "campaign_update",
     "campaign_update_check",
     "division_create",
+    "division_update",
+    "divisions_load",
     "field_visit_record",
     "household_upsert",
     "may_reveal_identity",
@@ -59,5 +64,6 @@ __all__ = [
     "village_create",
     "village_create_check",
     "village_unassign",
+    "village_update",
     "visit_photo_add",
 ]
