@@ -144,6 +144,9 @@ API_CASES: dict[str, list[ApiCase]] = {
             "villages.Household", lambda t, o: {"id": _pk(t, "villages.Household")}, _household_body
         )
     ],
+    "/api/v1/households/{id}/score/": [
+        ApiCase("villages.Household", lambda t, o: {"id": _pk(t, "villages.Household")})
+    ],
     "/api/v1/members/{id}/": [
         ApiCase("villages.Member", lambda t, o: {"id": _pk(t, "villages.Member")}, _member_body)
     ],
@@ -191,6 +194,9 @@ API_CASES: dict[str, list[ApiCase]] = {
     ],
     "/api/v1/products/versions/{id}/schedule-preview/": [
         ApiCase("products.ProductVersion", lambda t, o: {"id": _pk(t, "products.ProductVersion")})
+    ],
+    "/api/v1/risk/scoring-jobs/{id}/": [
+        ApiCase("risk.ScoringJob", lambda t, o: {"id": _pk(t, "risk.ScoringJob")})
     ],
     "/api/v1/villages/{id}/households/": [
         ApiCase("villages.Village", lambda t, o: {"id": _pk(t, "villages.Village")})
