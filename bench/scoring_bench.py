@@ -99,7 +99,10 @@ def _bench_villages(code: str, name: str, households: int) -> tuple[Institution,
         parent=Division.objects.get(code=TOWNSHIP[2]),
     )
     villages = []
-    for n in range(1, -(-households // HOUSEHOLDS_PER_VILLAGE) + 1):
+    # A village belongs to one bank: the quick bank's villages are numbered from 501, clear of
+    # the full bank's 001–100.
+    first = 501 if code == SIZES[True][0] else 1
+    for n in range(first, first + -(-households // HOUSEHOLDS_PER_VILLAGE)):
         division_code = f"{TOWNSHIP[0][:9]}{n:03d}"
         division = Division.objects.filter(code=division_code).first() or division_create(
             code=division_code, name=f"基准{n}村", level=Division.Level.VILLAGE, parent=township

@@ -78,7 +78,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{PACKAGE} {version}：载入{scope}的行政区划")
             bar = ProgressBar(self.stdout, source.total_bytes())
             rows = source.rows(provinces=province, progress=bar)
-            result = divisions_load(rows=rows, progress=self._step(bar))
+            result = divisions_load(rows=rows, progress=self._step(bar, started))
         except DivisionDataError as exc:
             raise CommandError(str(exc)) from exc
         if province and not result.staged:
@@ -91,9 +91,9 @@ class Command(BaseCommand):
             )
         )
 
-    def _step(self, bar: ProgressBar):
+    def _step(self, bar: ProgressBar, started: float):
         def step(message: str) -> None:
             bar.finish()  # the database's steps go on lines of their own, under the bar
-            self.stdout.write(message)
+            self.stdout.write(f"{message}（{time.monotonic() - started:.1f} 秒）")
 
         return step
