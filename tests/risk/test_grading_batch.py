@@ -69,6 +69,9 @@ def test_village_action_runs_a_job_that_completes_with_the_right_counts(
     assert "100%" in page
     listing = client.get(reverse("admin:risk_scoringjob_changelist")).content.decode()
     assert "行政村：北杜村" in listing
+    scores = client.get(reverse("admin:risk_householdscore_changelist") + f"?job={job.pk}")
+    assert scores.status_code == 200
+    assert len(scores.context["cl"].result_list) == 3
 
 
 def test_campaign_action_scores_the_campaigns_village(
@@ -197,3 +200,25 @@ def test_api_another_banks_job_is_not_found(villages, champion, login_as):
     )
     assert login_as("b1_admin").get(f"{JOBS}{foreign.pk}/").status_code == 404
     assert login_as("b2_admin").get(f"{JOBS}{foreign.pk}/").status_code == 200
+
+
+def test_job_list_queries_do_not_grow_with_jobs(villages, champion):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from risk.services import scoring_job_start
+
+    admin = get_user_model().objects.get(username="b1_admin")
+    client = admin_client("b1_admin")
+    url = reverse("admin:risk_scoringjob_changelist")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    scoring_job_start(scope="village", scope_id=villages["v1"].pk, actor=admin)
+    one = queries()
+    scoring_job_start(scope="bank", actor=admin)
+    scoring_job_start(scope="village", scope_id=villages["v1"].pk, actor=admin)
+    assert queries() == one
