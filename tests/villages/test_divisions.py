@@ -179,7 +179,7 @@ def test_missing_package_and_bad_province_are_explained(db, tmp_path):
 def linfen_package(tmp_path_factory):
     """The package cut down to 临汾市 (both demo banks' counties), read once for the session."""
     prefixes = {"provinces.csv": "14,", "cities.csv": "1410,"}
-    prefixes |= {name: "1410" for name in ("areas.csv", "streets.csv", "villages.csv")}
+    prefixes |= dict.fromkeys(("areas.csv", "streets.csv", "villages.csv"), "1410")
     return _subset(tmp_path_factory.mktemp("linfen"), prefixes)
 
 
