@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django_fsm import FSMField, transition
 
 from common.audit import audited
@@ -478,7 +479,10 @@ class ProductStatusChange(models.Model):
 
     def __str__(self) -> str:
         # Shown above each row of the product's log: the action as staff read it, not its code.
-        return STATUS_CHANGE_ACTIONS.get(self.action, self.action)
+        action = STATUS_CHANGE_ACTIONS.get(self.action, self.action)
+        if self.at is None:
+            return action
+        return f"{action}（{timezone.localtime(self.at):%Y-%m-%d %H:%M}）"
 
 
 @audited()
