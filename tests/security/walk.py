@@ -41,6 +41,7 @@ SHARED_ADMIN_MODELS = {
     "risk.ScoringSegment": "segments are province-wide reference data",
     "pghistory.Events": "pghistory's own event browser (no bank scoping; see the PII matrix)",
     "org.LoginLockout": "login locks name a login and an address, not a bank (federation only)",
+    "common.SandboxSmsMessage": "the sandbox SMS outbox holds sign-in codes (superusers only)",
 }
 
 
@@ -154,6 +155,19 @@ API_CASES: dict[str, list[ApiCase]] = {
         ApiCase("org.Institution", lambda t, o: {"id": _pk(t, "org.Institution")})
     ],
     "/api/v1/org/staff/{id}/": [ApiCase("org.Staff", lambda t, o: {"id": _pk(t, "org.Staff")})],
+    "/api/v1/peer-review/rounds/{round_pk}/close/": [
+        ApiCase(
+            "villages.PeerReviewRound",
+            lambda t, o: {"round_pk": _pk(t, "villages.PeerReviewRound")},
+        )
+    ],
+    "/api/v1/peer-review/rounds/{round_pk}/evaluators/": [
+        ApiCase(
+            "villages.PeerReviewRound",
+            lambda t, o: {"round_pk": _pk(t, "villages.PeerReviewRound")},
+            lambda o: {"name": "越权评议员", "kind": "elder", "phone": "13903579876"},
+        )
+    ],
     "/api/v1/peer-review/rounds/{round_pk}/households/": [
         ApiCase(
             "villages.PeerReviewRound",
