@@ -559,3 +559,19 @@ def test_five_wrong_tries_void_the_code(panel, django_capture_on_commit_callback
 
     assert code_login(PHONE, code, address="10.4.1.1").status_code == 401
     assert not DeviceToken.objects.exists()
+
+
+def test_closing_moves_the_coloured_households_into_the_delta_sync(panel, villages):
+    wang, _ = panel
+    household = villages["v1_households"][0]
+    before = Household.objects.get(pk=household.pk).updated_at
+    peer_review_vote_cast(evaluator=wang, household=household, colour="white")
+
+    api("b1_admin").post(f"/api/v1/peer-review/rounds/{wang.round_id}/close/")
+
+    assert Household.objects.get(pk=household.pk).updated_at > before
+    since = before.isoformat()
+    synced = api("b1_am2").get(
+        f"/api/v1/villages/{villages['v1'].pk}/households/", {"updated_since": since}
+    )
+    assert str(household.pk) in str(synced.json())

@@ -316,8 +316,10 @@ def _close_locked(round: PeerReviewRound, *, closed_by: Staff | None, reason: st
     by_colour: dict = defaultdict(list)
     for result in results:
         by_colour[result.colour].append(result.household_id)
+    now = timezone.now()
     for colour, household_ids in by_colour.items():
-        Household.objects.filter(pk__in=household_ids).update(list_colour=colour)
+        # updated_at moves too: a tablet syncing with ?updated_since= must see the new colour.
+        Household.objects.filter(pk__in=household_ids).update(list_colour=colour, updated_at=now)
 
     round.status = PeerReviewRound.Status.CLOSED
     round.closed_by = closed_by
