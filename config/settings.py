@@ -304,6 +304,7 @@ SPECTACULAR_SETTINGS = {
         "InstitutionKindEnum": "org.models.Institution.Kind",
         "FieldVisitPurposeEnum": "villages.models.FieldVisit.Purpose",
         "VisitPhotoKindEnum": "villages.models.VisitPhoto.Kind",
+        "PeerReviewEvaluatorKindEnum": "villages.models.PeerReviewEvaluator.Kind",
         "ListColourEnum": "villages.models.ListColour",
         "ProductPurposeEnum": "products.models.PurposeCategory",
     },
