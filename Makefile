@@ -6,7 +6,7 @@ STAMP := $(VENV)/.install-stamp
 PORT ?= 8000
 QUICK ?=
 
-.PHONY: run test install lint migrate seed serve worker beat bench db-stop clean divisions-data
+.PHONY: run test install lint migrate seed serve worker beat bench db-stop clean divisions-data browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,14 @@ $(DIVISIONS_STAMP): data/divisions/package-lock.json
 
 divisions-data: $(DIVISIONS_STAMP)
 
+# Debian's chromium and a CJK font for the browser walkthrough (tests/e2e) and its screenshots;
+# installed from the machine's apt only when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi wqy || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
+
 run: install divisions-data
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
@@ -41,7 +49,7 @@ lint: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn > /dev/null
 
-test: lint divisions-data
+test: lint divisions-data browser
 	$(BIN)/python -m pytest
 
 bench: install

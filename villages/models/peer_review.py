@@ -218,7 +218,7 @@ class PeerReviewResult(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.household_id}: {self.get_colour_display()}"
+        return f"评议结论：{self.get_colour_display()}"
 
 
 class EvaluatorLoginCode(models.Model):
