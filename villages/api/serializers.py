@@ -22,9 +22,7 @@ from villages.models import (
     EconomicArchive,
     FieldVisit,
     Household,
-    ListColour,
     Member,
-    PeerReviewRound,
     Village,
     VisitPhoto,
 )
@@ -336,15 +334,6 @@ class VisitPhotoSerializer(serializers.ModelSerializer):
 # --- Peer review (villagers' phones) ---------------------------------------------------------
 
 
-class ReviewRoundSerializer(serializers.ModelSerializer):
-    village = serializers.CharField(source="village.name")
-    status_display = serializers.CharField(source="get_status_display")
-
-    class Meta:
-        model = PeerReviewRound
-        fields = ["id", "title", "village", "status", "status_display", "opened_at", "closed_at"]
-
-
 class ReviewHouseholdSerializer(serializers.Serializer):
     """What an evaluator sees of a neighbour: the name and address they know, and their own
     vote — never other evaluators' votes, ID numbers or phones."""
@@ -356,11 +345,3 @@ class ReviewHouseholdSerializer(serializers.Serializer):
     my_colour = serializers.CharField(allow_null=True)
     my_reason = serializers.CharField(allow_null=True)
     my_suggested_amount = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
-
-
-class VoteIn(serializers.Serializer):
-    colour = serializers.ChoiceField(choices=ListColour.choices)
-    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    suggested_amount = serializers.DecimalField(
-        max_digits=18, decimal_places=2, min_value=0, required=False, allow_null=True
-    )
