@@ -35,7 +35,7 @@ from villages.selectors import (
 )
 
 WEEKS = 8
-BAND_COLOURS = {"stable": "#2e7d32", "watch": "#e0a100", "act": "#c93c37"}
+BAND_COLOURS = {"stable": "#2e7d32", "watch": "#e0a100", "act": "#c93c37", "sparse": "#777777"}
 
 
 @dataclass(frozen=True)

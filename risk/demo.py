@@ -3,12 +3,22 @@ challenger scoring in shadow, the demo households scored, and a first stability 
 each scorecard's page shows its monitoring chart (the scheduled task adds one a day once a
 worker and beat run).
 
+The synthetic history is drawn like the demo villages' households (``villages/demo.py``): their
+features are read before training and summarised per segment (:func:`demo_population`) — none
+has a repayment history with the bank yet, one village in six has been peer-reviewed, every
+archive has the same survey date, land and livestock are on the villages' scale — so a fresh
+demo's champions score a population like their training sample and monitoring shows them
+stable (a card that scored too few households shows 样本不足 instead of a PSI band).
+
 Idempotent: a segment that already has a federation champion is left alone, a household already
 scored is not scored again. The federation's modeller trains and submits; the federation admin
 promotes (maker-checker).
 """
 
 from __future__ import annotations
+
+import numpy as np
+import pandas as pd
 
 from org.demo import BANKS as DEMO_BANKS
 from org.demo import DEMO_PASSWORD, DemoLogin
@@ -24,12 +34,67 @@ from risk.registry import (
     scorecard_training_create,
     scorecard_training_run,
 )
+from risk.synthetic import Population
 
 MODELLER = ("fed_modeller", "省联社模型岗", "F0003", "13900000003")
 CHECKER = "fed_admin"
 SYNTHETIC_ROWS = 5000
 SEGMENT_SEEDS = {"farmer": 101, "urban_resident": 202, "individual_business": 303}
 CHALLENGER_SETTINGS = {"random_seed": 404, "max_bins": 5, "min_bin_share": 0.08}
+# Fewer demo households than this (in all, or of a segment for its land and livestock) and the
+# synthetic defaults are kept: a handful of rows describes no population.
+MIN_HOUSEHOLDS_TO_DESCRIBE = 10
+
+
+def _demo_households():
+    from villages.models import Household
+
+    # The demo banks only: another bank on the same database is not the demo's population.
+    return Household.objects.filter(bank__code__in=[code for code, *_ in DEMO_BANKS])
+
+
+def _share(values: pd.Series) -> float:
+    return round(float(values.mean()), 4)
+
+
+def _log_scale(values: pd.Series) -> list[float] | None:
+    positive = np.log(values[values > 0].to_numpy(dtype=np.float64))
+    if len(positive) < 2:
+        return None
+    return [round(float(positive.mean()), 4), round(float(positive.std(ddof=1)), 4)]
+
+
+def demo_population(frame: pd.DataFrame, segment: str) -> dict | None:
+    """The ``risk.synthetic.Population`` (as a dict) of ``segment`` in the demo households'
+    feature ``frame`` (``risk.features.features_frame``): repayment history, peer-review and
+    survey-age from every demo household (what the demo has done to all of them), land and
+    livestock from the segment's own households when there are enough of them. None when the
+    demo has too few households to describe."""
+    if len(frame) < MIN_HOUSEHOLDS_TO_DESCRIBE:
+        return None
+    survey = frame["years_since_survey"].dropna()
+    described = {
+        "history_share": _share(frame["repaid_loans"].notna()),
+        "peer_coverage": _share(frame["peer_colour_rank"].notna()),
+        "survey_years": [float(survey.min()), float(survey.max())] if len(survey) else None,
+    }
+    own = frame[frame["segment"] == segment]
+    if len(own) >= MIN_HOUSEHOLDS_TO_DESCRIBE:
+        land, livestock = own["land_mu"].fillna(0), own["livestock_heads"].fillna(0)
+        described |= {
+            "land_share": _share(land > 0),
+            "land_log_mu": _log_scale(land),
+            "livestock_share": _share(livestock > 0),
+            "livestock_log_mu": _log_scale(livestock),
+        }
+    population = {name: value for name, value in described.items() if value is not None}
+    return Population.of(population).as_dict()
+
+
+def _demo_features() -> pd.DataFrame:
+    from risk.features import features_frame
+
+    return features_frame(_demo_households())
 
 
 def _modeller() -> tuple[Staff, DemoLogin]:
@@ -49,7 +114,11 @@ def _modeller() -> tuple[Staff, DemoLogin]:
     return staff, DemoLogin(username, full_name, federation.name, Role.FEDERATION_ADMIN.label)
 
 
-def _train(segment: ScoringSegment, modeller: Staff, settings: dict) -> Scorecard:
+def _train(
+    segment: ScoringSegment, modeller: Staff, settings: dict, population: dict | None
+) -> Scorecard:
+    if population is not None:
+        settings = {**settings, "synthetic_population": population}
     training = scorecard_training_create(
         segment=segment,
         source=Scorecard.Source.SYNTHETIC,
@@ -86,16 +155,19 @@ def _score_demo_households(modeller: Staff) -> None:
 def seed_risk() -> list[DemoLogin]:
     modeller, login = _modeller()
     checker = Staff.objects.select_related("user").get(user__username=CHECKER).user
+    features = None
     for code, _name, _description in DEFAULT_SEGMENTS:
         segment = ScoringSegment.objects.get(code=code, bank=None)
         champions = Scorecard.objects.filter(segment=segment, bank=None)
         if champions.filter(status=Scorecard.Status.CHAMPION).exists():
             continue
-        champion = _train(segment, modeller, {"random_seed": SEGMENT_SEEDS[code]})
+        features = _demo_features() if features is None else features
+        population = demo_population(features, code)
+        champion = _train(segment, modeller, {"random_seed": SEGMENT_SEEDS[code]}, population)
         scorecard_submit(scorecard=champion, actor=modeller.user, shadow_percent=100)
         scorecard_promote(scorecard=champion, actor=checker, reason="演示：合成历史数据训练")
         if code == "farmer":
-            challenger = _train(segment, modeller, CHALLENGER_SETTINGS)
+            challenger = _train(segment, modeller, CHALLENGER_SETTINGS, population)
             scorecard_submit(scorecard=challenger, actor=modeller.user, shadow_percent=50)
     _score_demo_households(modeller)
     if not MonitoringRun.objects.exists():

@@ -17,6 +17,12 @@ PSI = Σ (actual − expected) · ln(actual / expected) over the buckets, each s
 :data:`EPSILON` so an empty bucket costs a finite amount. Bands: < 0.10 stable, 0.10–0.25 watch,
 > 0.25 act.
 
+A scorecard that scored fewer than ``RISK_MONITORING_MIN_SAMPLE`` households (a setting, default
+:data:`DEFAULT_MIN_SAMPLE`) in the window gets no band: the run is stored with its PSI for the
+record but marked 样本不足 (``MonitoringRun.Band.SPARSE``) and flags nothing. Chance alone moves
+ten decile shares of a few dozen households far enough to read as a drift (16 households give a
+PSI above 0.25 without any change in the population).
+
 "Recent" is the latest score of each household under the scorecard in the last ``days`` days
 (batch and application scores alike) with the feature values stored on the score.
 
@@ -33,6 +39,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -48,6 +55,12 @@ MAX_CATEGORIES = 12
 DEFAULT_WINDOW_DAYS = 30
 MAX_SAMPLE = 500_000
 MIN_MATURED = 30
+DEFAULT_MIN_SAMPLE = 100
+
+
+def min_sample() -> int:
+    """Households a scorecard must have scored in the window for its PSI to be banded."""
+    return int(getattr(settings, "RISK_MONITORING_MIN_SAMPLE", DEFAULT_MIN_SAMPLE))
 
 
 def band_for(psi: float) -> str:
@@ -195,7 +208,9 @@ def monitoring_run(
     *, scorecard: Scorecard, days: int = DEFAULT_WINDOW_DAYS, now=None
 ) -> MonitoringRun | None:
     """Compute and store the scorecard's stability over the last ``days`` days. Returns None (and
-    stores nothing) when the scorecard has no baseline or nobody was scored in the window."""
+    stores nothing) when the scorecard has no baseline or nobody was scored in the window; with
+    fewer than :func:`min_sample` households scored the run's band is 样本不足 (``SPARSE``), not
+    a PSI band, whatever the PSI."""
     baseline = scorecard.baseline or {}
     if "score" not in baseline:
         logger.warning("scorecard %s has no baseline; PSI not computed", scorecard.pk)
@@ -225,7 +240,7 @@ def monitoring_run(
         computed_at=now,
         sample_size=len(sample),
         score_psi=round(score_psi, 6),
-        band=band_for(score_psi),
+        band=band_for(score_psi) if len(sample) >= min_sample() else MonitoringRun.Band.SPARSE,
         feature_psi=feature_psi,
         matured_auc=None if matured is None else round(matured[0], 6),
         matured_ks=None if matured is None else round(matured[1], 6),

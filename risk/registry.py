@@ -433,7 +433,10 @@ def _training_frame(training: ScorecardTraining, settings):
     if training.source == Scorecard.Source.SYNTHETIC:
         code = training.segment.code if training.segment.code in SEGMENT_BAD_RATES else "farmer"
         return generate_history(
-            training.synthetic_rows, seed=settings.random_seed, segment=code
+            training.synthetic_rows,
+            seed=settings.random_seed,
+            segment=code,
+            population=settings.synthetic_population,
         ).frame.rename(columns={"bad": settings.target})
     return outcomes_training_frame(
         segment=training.segment, bank=training.bank, target=settings.target

@@ -15,7 +15,12 @@ from risk.models import HouseholdScore, MonitoringRun, Scorecard
 from risk.monitoring import band_for
 from villages.selectors import week_start
 
-_BAND_RANK = {MonitoringRun.Band.STABLE: 0, MonitoringRun.Band.WATCH: 1, MonitoringRun.Band.ACT: 2}
+_BAND_RANK = {
+    MonitoringRun.Band.SPARSE: -1,  # listed (样本不足), after every flagged card
+    MonitoringRun.Band.STABLE: 0,
+    MonitoringRun.Band.WATCH: 1,
+    MonitoringRun.Band.ACT: 2,
+}
 
 
 def households_rated_since(user, since: datetime.datetime) -> int:
@@ -62,7 +67,8 @@ def scorecards_needing_attention(user) -> list[ScorecardAttention]:
     latest monitoring run is not stable — by the score's PSI or by any feature's — worst first.
 
     A drifting feature is flagged even when the score is stable: the score's PSI can hide a
-    feature that moved one way while another moved back."""
+    feature that moved one way while another moved back. A run on too few households is listed
+    as 样本不足 (``SPARSE``), after the flagged ones, and flags nothing."""
     scope = scope_for(user)
     if scope.sees_nothing:
         return []
@@ -82,7 +88,9 @@ def scorecards_needing_attention(user) -> list[ScorecardAttention]:
         worst_name, worst_psi = max(
             (run.feature_psi or {}).items(), key=lambda item: item[1] or 0, default=("", 0.0)
         )
-        band = max(MonitoringRun.Band(run.band), band_for(worst_psi or 0), key=_BAND_RANK.get)
+        band = MonitoringRun.Band(run.band)
+        if band != MonitoringRun.Band.SPARSE:  # too few scores: no feature flags either
+            band = max(band, band_for(worst_psi or 0), key=_BAND_RANK.get)
         if band != MonitoringRun.Band.STABLE:
             flagged.append(
                 ScorecardAttention(by_pk[run.scorecard_id], run, band, worst_name, worst_psi or 0)

@@ -41,6 +41,14 @@ The generating model (the "truth")
     ``sigmoid(eta / sqrt(1 + pi * NOISE_SD**2 / 8))``: the best any model of these features can do,
     and the reference for the "trained AUC within 0.02 of the truth" check.
 
+``population`` (a :class:`Population`, or its dict) describes the households to draw where they
+differ from the defaults above: the share with a repayment history with the bank (the rest have
+neither ``repaid_loans`` nor ``max_days_overdue``), the share peer-reviewed, the range of survey
+ages, and the share and log-normal scale of land and livestock. Every field left ``None`` keeps
+the default draw, and ``Population()`` draws exactly the default frame for a given seed. The demo
+passes one derived from its villages (``risk/demo.py``), so the champions it trains score a
+population like the one they were trained on.
+
 ``shift`` (0 = as trained) moves the population the way a bad harvest year would: lower incomes,
 more debt, more households not yet peer-reviewed (the bad rate stays ``bad_rate``). Monitoring
 tests use it to make PSI move.
@@ -48,7 +56,7 @@ tests use it to make PSI move.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -96,15 +104,77 @@ FEATURES = (
 
 @dataclass(frozen=True)
 class SyntheticHistory:
-    frame: pd.DataFrame  # FEATURES (NaN = missing) + TARGET (0/1)
+    frame: (
+        pd.DataFrame
+    )  # FEATURES (NaN = missing; a column missing everywhere is left out) + TARGET
     true_pd: np.ndarray  # the generating model's probability of default per row
+
+
+@dataclass(frozen=True)
+class Population:
+    """Who the synthetic households are, where they differ from the segment's defaults.
+
+    ``history_share``: share with a repayment history (default: the ~70 % with a repaid loan);
+    ``peer_coverage``: share peer-reviewed (default 0.8); ``survey_years``: (low, high) of the
+    years since the archive's survey, drawn uniformly (default 0–3); ``land_share`` and
+    ``livestock_share``: share with any land / livestock; ``land_log_mu`` and
+    ``livestock_log_mu``: (mean, sd) of the natural log of the positive amounts (mu, heads).
+    """
+
+    history_share: float | None = None
+    peer_coverage: float | None = None
+    survey_years: tuple[float, float] | None = None
+    land_share: float | None = None
+    land_log_mu: tuple[float, float] | None = None
+    livestock_share: float | None = None
+    livestock_log_mu: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("history_share", "peer_coverage", "land_share", "livestock_share"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 1:
+                raise ValueError(f"{name} must be between 0 and 1")
+        for name in ("survey_years", "land_log_mu", "livestock_log_mu"):
+            value = getattr(self, name)
+            if value is not None:
+                if len(value) != 2:
+                    raise ValueError(f"{name} must be a pair")
+                object.__setattr__(self, name, (float(value[0]), float(value[1])))
+        if self.survey_years is not None and not 0 <= self.survey_years[0] <= self.survey_years[1]:
+            raise ValueError("survey_years must be (low, high) with 0 <= low <= high")
+        for name in ("land_log_mu", "livestock_log_mu"):
+            value = getattr(self, name)
+            if value is not None and value[1] < 0:
+                raise ValueError(f"{name}: the standard deviation must not be negative")
+
+    @classmethod
+    def of(cls, value: Population | dict | None) -> Population:
+        """A population from itself, its dict (as stored with a training run) or None."""
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        unknown = set(value) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown population fields: {', '.join(sorted(unknown))}")
+        return cls(**value)
+
+    def as_dict(self) -> dict:
+        """The fields that are set, JSON-ready (lists for pairs)."""
+        return {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in asdict(self).items()
+            if value is not None
+        }
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _segment_households(rng: np.random.Generator, n: int, segment: str, shift: float) -> dict:
+def _segment_households(
+    rng: np.random.Generator, n: int, segment: str, shift: float, population: Population
+) -> dict:
     farmer = segment == "farmer"
     urban = segment == "urban_resident"
     business = segment == "individual_business"
@@ -132,6 +202,16 @@ def _segment_households(rng: np.random.Generator, n: int, segment: str, shift: f
         livestock = np.where(rng.random(n) < 0.8, 0, np.rint(np.exp(rng.normal(2.0, 0.8, n))))
         has_business = np.ones(n)
         wage_share = rng.beta(1, 6, n)
+    if population.land_log_mu is not None:
+        land = np.round(np.exp(rng.normal(*population.land_log_mu, n)), 1)
+        land[rng.random(n) >= (1.0 if population.land_share is None else population.land_share)] = 0
+    elif population.land_share is not None:
+        land[rng.random(n) >= population.land_share] = 0
+    if population.livestock_log_mu is not None or population.livestock_share is not None:
+        mu, sd = population.livestock_log_mu or (2.4, 1.0)
+        share = 0.55 if population.livestock_share is None else population.livestock_share
+        livestock = np.where(rng.random(n) < share, np.rint(np.exp(rng.normal(mu, sd, n))), 0)
+        livestock = np.maximum(livestock, 0)
 
     gross = (
         9000 * labour * (1 + 1.5 * wage_share)
@@ -152,7 +232,10 @@ def _segment_households(rng: np.random.Generator, n: int, segment: str, shift: f
     )
     debt_ratio = np.round(np.clip(debt_ratio, 0, 1.5), 4)
     social = (rng.random(n) < (0.85 if farmer else 0.92)).astype(float)
-    survey_years = np.round(rng.uniform(0, 3, n), 1)
+    if population.survey_years is None:
+        survey_years = np.round(rng.uniform(0, 3, n), 1)
+    else:  # as the feature is built: years to two decimals
+        survey_years = np.round(rng.uniform(*population.survey_years, n), 2)
 
     character = rng.normal(0, 1, n)
     peer_rank = np.digitize(character + rng.normal(0, 0.3, n), [-2.0, -1.0, 0.8]).astype(float)
@@ -167,8 +250,17 @@ def _segment_households(rng: np.random.Generator, n: int, segment: str, shift: f
     overdue = np.where(rng.random(n) < 0.78, 0.0, np.rint(rng.exponential(18, n)))
     overdue = np.minimum(overdue, 240)
     overdue[repaid == 0] = np.nan  # new to the bank: no history, not "never late"
+    if population.history_share is not None:
+        # Households new to the bank have no loans at all: both columns missing, as the
+        # features are before the lending layer reports any.
+        repaid = np.maximum(repaid, 1)
+        overdue = np.where(np.isnan(overdue), 0.0, overdue)
+        no_history = rng.random(n) >= population.history_share
+        repaid[no_history] = np.nan
+        overdue[no_history] = np.nan
 
-    reviewed = rng.random(n) >= 0.2 + 0.15 * shift
+    unreviewed = 0.2 if population.peer_coverage is None else 1 - population.peer_coverage
+    reviewed = rng.random(n) >= unreviewed + 0.15 * shift
     for column in (peer_rank, peer_votes, suggested):
         column[~reviewed] = np.nan
     education[rng.random(n) < 0.05] = np.nan
@@ -220,7 +312,7 @@ def linear_predictor(columns: dict[str, np.ndarray]) -> np.ndarray:
         - W_SOCIAL_SECURITY * columns["has_social_security"]
         + peer_term
         + np.where(np.isnan(overdue), NO_HISTORY_EFFECT, overdue_term)
-        - W_REPAID * np.minimum(columns["repaid_loans"], 5)
+        - W_REPAID * np.nan_to_num(np.minimum(columns["repaid_loans"], 5))  # none: no credit
     )
 
 
@@ -243,18 +335,29 @@ def generate_history(
     segment: str = "farmer",
     bad_rate: float | None = None,
     shift: float = 0.0,
+    population: Population | dict | None = None,
 ) -> SyntheticHistory:
-    """``n`` households of ``segment`` with outcomes drawn from the documented model."""
+    """``n`` households of ``segment`` with outcomes drawn from the documented model, drawn as
+    ``population`` describes (default: the segment's defaults, see :class:`Population`)."""
     if segment not in SEGMENT_BAD_RATES:
         raise ValueError(f"unknown segment {segment!r}; choose one of {sorted(SEGMENT_BAD_RATES)}")
     if n < 1:
         raise ValueError("n must be positive")
+    population = Population.of(population)
     rng = np.random.default_rng(seed)
-    columns = _segment_households(rng, n, segment, shift)
+    columns = _segment_households(rng, n, segment, shift, population)
     eta = linear_predictor(columns)
     eta = eta + _intercept_for(eta, SEGMENT_BAD_RATES[segment] if bad_rate is None else bad_rate)
     outcome = rng.random(n) < _sigmoid(eta + rng.normal(0, NOISE_SD, n))
     true_pd = _sigmoid(eta / np.sqrt(1 + np.pi * NOISE_SD**2 / 8))
-    frame = pd.DataFrame({name: columns[name].astype(float) for name in FEATURES})
+    # A column nobody has (no household with a repayment history) is left out, as a bank's
+    # dataset without that data would be: there is nothing to bin.
+    frame = pd.DataFrame(
+        {
+            name: columns[name].astype(float)
+            for name in FEATURES
+            if not np.isnan(columns[name]).all()
+        }
+    )
     frame[TARGET] = outcome.astype(int)
     return SyntheticHistory(frame=frame, true_pd=true_pd)

@@ -68,9 +68,19 @@ class TrainingSettings:
     target: str = "bad"
     min_rows: int = 200
     min_bads: int = 20
+    # The synthetic source only: who the generated households are (``risk.synthetic.Population``
+    # as a dict; None = the segment's defaults). Kept with the training run's settings.
+    synthetic_population: dict | None = None
 
     def check(self) -> None:
         problems = {}
+        if self.synthetic_population is not None:
+            from risk.synthetic import Population
+
+            try:
+                Population.of(self.synthetic_population)
+            except (TypeError, ValueError) as error:
+                problems["synthetic_population"] = f"合成样本总体描述无效：{error}"
         if not self.pdo > 0:
             problems["pdo"] = "翻倍分数(PDO)必须大于0"
         if not self.base_odds > 0:

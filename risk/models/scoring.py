@@ -236,6 +236,8 @@ class MonitoringRun(models.Model):
         STABLE = "stable", "稳定(<0.10)"
         WATCH = "watch", "关注(0.10-0.25)"
         ACT = "act", "需处置(>0.25)"
+        # Too few households scored in the window for a PSI to mean anything: not flagged.
+        SPARSE = "sparse", "样本不足"
 
     scorecard = models.ForeignKey(
         Scorecard, on_delete=models.CASCADE, related_name="monitoring_runs", verbose_name="评分卡"
