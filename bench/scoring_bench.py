@@ -145,9 +145,9 @@ def ensure_bench_households(quick: bool) -> Institution:
         cursor.execute(
             f"""
             INSERT INTO {Household._meta.db_table} (id, village_id, bank_id, group_name, address,
-                phone, list_colour, credit_grade, created_at, updated_at)
-            SELECT gen_random_uuid(), (%s::bigint[])[1 + g / %s], %s, '', '', '', '', '',
-                now(), now()
+                phone, phone_hash, list_colour, credit_grade, created_at, updated_at)
+            SELECT gen_random_uuid(), (%s::bigint[])[1 + g / %s], %s, '', '', ''::bytea,
+                ''::bytea, '', '', now(), now()
             FROM generate_series(0, %s - 1) AS g
             """,
             [villages, HOUSEHOLDS_PER_VILLAGE, bank.pk, count],
