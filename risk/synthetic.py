@@ -118,7 +118,11 @@ class Population:
     ``peer_coverage``: share peer-reviewed (default 0.8); ``survey_years``: (low, high) of the
     years since the archive's survey, drawn uniformly (default 0–3); ``land_share`` and
     ``livestock_share``: share with any land / livestock; ``land_log_mu`` and
-    ``livestock_log_mu``: (mean, sd) of the natural log of the positive amounts (mu, heads).
+    ``livestock_log_mu``: (mean, sd) of the natural log of the positive amounts (mu, heads);
+    ``households``: feature rows (``FEATURES`` → value or None) to draw the households from, with
+    replacement, instead of the generator's shapes — a population described by its members, as
+    the demo describes its villages (the other fields are then not used). Outcomes still come
+    from the documented model.
     """
 
     history_share: float | None = None
@@ -128,8 +132,16 @@ class Population:
     land_log_mu: tuple[float, float] | None = None
     livestock_share: float | None = None
     livestock_log_mu: tuple[float, float] | None = None
+    households: list[dict] | None = None
 
     def __post_init__(self) -> None:
+        if self.households is not None:
+            if not self.households:
+                raise ValueError("households must not be empty")
+            for row in self.households:
+                unknown = set(row) - set(FEATURES)
+                if unknown:
+                    raise ValueError(f"unknown household features: {', '.join(sorted(unknown))}")
         for name in ("history_share", "peer_coverage", "land_share", "livestock_share"):
             value = getattr(self, name)
             if value is not None and not 0 <= value <= 1:
@@ -170,6 +182,19 @@ class Population:
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
+
+
+def _drawn_households(rng: np.random.Generator, n: int, rows: list[dict]) -> dict:
+    """``n`` households drawn with replacement from ``rows``; a feature a row lacks is missing."""
+    picks = rng.integers(0, len(rows), n)
+    table = {
+        name: np.array(
+            [np.nan if row.get(name) is None else float(row[name]) for row in rows],
+            dtype=np.float64,
+        )
+        for name in FEATURES
+    }
+    return {name: values[picks] for name, values in table.items()}
 
 
 def _segment_households(
@@ -306,14 +331,22 @@ def linear_predictor(columns: dict[str, np.ndarray]) -> np.ndarray:
         W_AGE * (age - 45) ** 2
         - W_INCOME * np.log(np.maximum(columns["income_per_capita"], 1000) / 10000)
         + W_DEBT * columns["debt_ratio"]
-        + np.where(np.isnan(deposits_term), np.nanmean(deposits_term), deposits_term)
+        + _filled(deposits_term)
         + W_DEPENDANTS * columns["dependants_ratio"]
-        - W_EDUCATION * np.where(np.isnan(education), np.nanmean(education), education)
+        - W_EDUCATION * _filled(education)
         - W_SOCIAL_SECURITY * columns["has_social_security"]
         + peer_term
         + np.where(np.isnan(overdue), NO_HISTORY_EFFECT, overdue_term)
         - W_REPAID * np.nan_to_num(np.minimum(columns["repaid_loans"], 5))  # none: no credit
     )
+
+
+def _filled(values: np.ndarray) -> np.ndarray:
+    """Missing values at the mean of the others; a column nobody has contributes nothing."""
+    missing = np.isnan(values)
+    if not missing.any():
+        return values
+    return np.where(missing, 0.0 if missing.all() else np.nanmean(values), values)
 
 
 def _intercept_for(eta: np.ndarray, bad_rate: float) -> float:
@@ -345,7 +378,10 @@ def generate_history(
         raise ValueError("n must be positive")
     population = Population.of(population)
     rng = np.random.default_rng(seed)
-    columns = _segment_households(rng, n, segment, shift, population)
+    if population.households is not None:
+        columns = _drawn_households(rng, n, population.households)
+    else:
+        columns = _segment_households(rng, n, segment, shift, population)
     eta = linear_predictor(columns)
     eta = eta + _intercept_for(eta, SEGMENT_BAD_RATES[segment] if bad_rate is None else bad_rate)
     outcome = rng.random(n) < _sigmoid(eta + rng.normal(0, NOISE_SD, n))

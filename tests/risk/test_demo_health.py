@@ -79,3 +79,28 @@ def test_a_fresh_demo_trains_on_the_demo_villages_population(fresh_demo):
         assert "max_days_overdue" not in run.feature_psi
         if run.sample_size < DEFAULT_MIN_SAMPLE:
             assert run.band == MonitoringRun.Band.SPARSE
+
+
+def test_a_fresh_demo_leaves_every_scorecard_stable_or_insufficient(fresh_demo):
+    """A fresh ``make run`` shows healthy models: the demo trains on its own villages'
+    households (drawn with replacement), so nothing drifts at once."""
+    bands = {
+        card.pk: card.monitoring_runs.order_by("-computed_at").first().band
+        for card in Scorecard.objects.filter(monitoring_runs__isnull=False).distinct()
+    }
+    assert bands
+    assert set(bands.values()) <= {MonitoringRun.Band.STABLE, MonitoringRun.Band.SPARSE}
+    assert MonitoringRun.Band.STABLE in bands.values()  # the farmer champion has enough scores
+
+
+def test_a_population_of_households_is_drawn_from_them_only():
+    rows = [
+        {"head_age": 40.0, "family_size": 3.0, "land_mu": 5.0, "repaid_loans": None},
+        {"head_age": 60.0, "family_size": 5.0, "land_mu": 12.0, "repaid_loans": None},
+    ]
+    frame = generate_history(500, seed=7, population=Population(households=rows)).frame
+    assert set(frame["head_age"]) == {40.0, 60.0}
+    assert set(frame["land_mu"]) == {5.0, 12.0}
+    assert "repaid_loans" not in frame  # nobody in the population has a repayment history
+    with pytest.raises(ValueError, match="unknown household features"):
+        Population(households=[{"shoe_size": 42}])
