@@ -10,7 +10,7 @@ from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.core.exceptions import ValidationError
 
 from common.masking import mask_phone
-from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin
+from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin, masked_column
 from org.models import DeviceToken, Institution, LoginLockout, Staff
 from org.roles import Role, role_of_group_name
 from org.services import (
@@ -180,9 +180,7 @@ class StaffAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
             readonly.append("masked_phone")
         return readonly
 
-    @admin.display(description="手机号")
-    def masked_phone(self, obj: Staff) -> str:
-        return mask_phone(obj.phone) or "—"
+    masked_phone = masked_column("手机号", "phone", mask_phone)
 
     @admin.display(description="岗位角色")
     def role_names(self, obj: Staff) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.admin.filters import RelatedFieldListFilter
 from django.contrib.admin.utils import get_fields_from_path, unquote
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
@@ -143,6 +143,20 @@ class TenantAdminMixin:
                 "queryset", scope_queryset(related._default_manager.all(), request.user)
             )
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+def masked_column(description: str, source: str, mask):
+    """An admin column or read-only field showing ``source`` (an attribute path such as
+    ``head__id_number``) through ``mask`` (``common.masking``), as every page shows it."""
+
+    @admin.display(description=description)
+    def column(modeladmin, obj) -> str:
+        value = obj
+        for part in source.split("__"):
+            value = getattr(value, part, None) if value is not None else None
+        return mask(value) or "—"
+
+    return column
 
 
 class AuditHistoryMixin:

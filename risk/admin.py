@@ -96,6 +96,19 @@ class StatusChangeInline(admin.TabularInline):
         return False
 
 
+def _refusal(exc: ValidationError | PermissionDenied, model) -> str:
+    """A service's refusal as the admin shows it: fields by their Chinese labels."""
+    if isinstance(exc, ValidationError):
+        return describe_error(exc, model=model)
+    return str(exc)
+
+
+def _progress(percent: int):
+    return format_html(
+        '<progress value="{}" max="100" style="width:100px"></progress> {}%', percent, percent
+    )
+
+
 @admin.register(Scorecard)
 class ScorecardAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
     form = ScorecardForm
@@ -286,12 +299,7 @@ class ScorecardAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelAdmin):
                     scorecard=obj, cutoffs=cutoffs, actor=request.user
                 )
             except (ValidationError, PermissionDenied) as exc:
-                message = (
-                    describe_error(exc, model=self.model)
-                    if isinstance(exc, ValidationError)
-                    else str(exc)
-                )
-                self.message_user(request, message, messages.ERROR)
+                self.message_user(request, _refusal(exc, self.model), messages.ERROR)
 
     @admin.action(description="提交为挑战者(影子评分)")
     def submit_action(self, request, queryset):
@@ -505,11 +513,7 @@ class ScorecardTrainingAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="进度")
     def progress_bar(self, obj):
-        return format_html(
-            '<progress value="{}" max="100" style="width:100px"></progress> {}%',
-            obj.progress,
-            obj.progress,
-        )
+        return _progress(obj.progress)
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
@@ -530,12 +534,7 @@ class ScorecardTrainingAdmin(TenantAdminMixin, admin.ModelAdmin):
         try:
             return super().add_view(request, form_url, extra_context)
         except (ValidationError, PermissionDenied) as exc:
-            message = (
-                describe_error(exc, model=self.model)
-                if isinstance(exc, ValidationError)
-                else str(exc)
-            )
-            self.message_user(request, message, messages.ERROR)
+            self.message_user(request, _refusal(exc, self.model), messages.ERROR)
             return self.response_post_save_add(request, None)
 
 
@@ -736,12 +735,7 @@ class ScoringJobAdmin(ReadOnlyAdmin):
         try:
             return super().add_view(request, form_url, extra_context)
         except (ValidationError, PermissionDenied) as exc:
-            message = (
-                describe_error(exc, model=self.model)
-                if isinstance(exc, ValidationError)
-                else str(exc)
-            )
-            self.message_user(request, message, messages.ERROR)
+            self.message_user(request, _refusal(exc, self.model), messages.ERROR)
             return HttpResponseRedirect(request.path)
 
     def response_add(self, request, obj, post_url_continue=None):
@@ -754,11 +748,7 @@ class ScoringJobAdmin(ReadOnlyAdmin):
 
     @admin.display(description="进度")
     def job_progress(self, obj):
-        return format_html(
-            '<progress value="{}" max="100" style="width:100px"></progress> {}%',
-            obj.progress_percent,
-            obj.progress_percent,
-        )
+        return _progress(obj.progress_percent)
 
     @admin.display(description="评分结果")
     def scores_link(self, obj):

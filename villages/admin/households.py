@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, OuterRef, Subquery
 
 from common.masking import mask_id_number, mask_phone
-from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin
+from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin, masked_column
 from org.roles import Role
 from org.tenancy import scope_for
 from villages import figures
@@ -53,13 +53,8 @@ class MemberInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="身份证号")
-    def masked_id(self, member):
-        return mask_id_number(member.id_number)
-
-    @admin.display(description="手机号")
-    def masked_phone(self, member):
-        return mask_phone(member.phone)
+    masked_id = masked_column("身份证号", "id_number", mask_id_number)
+    masked_phone = masked_column("手机号", "phone", mask_phone)
 
 
 class ArchiveInline(admin.TabularInline):
@@ -200,13 +195,8 @@ class HouseholdAdmin(
     def head_name(self, household):
         return household.head.name if household.head else "—"
 
-    @admin.display(description="户主身份证号")
-    def head_id_number(self, household):
-        return mask_id_number(household.head.id_number) if household.head else ""
-
-    @admin.display(description="联系电话")
-    def masked_phone(self, household):
-        return mask_phone(household.phone)
+    head_id_number = masked_column("户主身份证号", "head__id_number", mask_id_number)
+    masked_phone = masked_column("联系电话", "phone", mask_phone)
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
@@ -251,13 +241,8 @@ class MemberAdmin(
     def reveal_subjects(self, member):
         return member.household, [member]
 
-    @admin.display(description="身份证号")
-    def masked_id(self, member):
-        return mask_id_number(member.id_number)
-
-    @admin.display(description="手机号")
-    def masked_phone(self, member):
-        return mask_phone(member.phone)
+    masked_id = masked_column("身份证号", "id_number", mask_id_number)
+    masked_phone = masked_column("手机号", "phone", mask_phone)
 
 
 @admin.register(EconomicArchive)

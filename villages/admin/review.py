@@ -16,7 +16,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from common.masking import mask_phone
-from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin, add_service_errors, run_per_row
+from org.admin_mixins import (
+    AuditHistoryMixin,
+    TenantAdminMixin,
+    add_service_errors,
+    masked_column,
+    run_per_row,
+)
 from org.services import password_check
 from villages.admin.base import acting_staff
 from villages.models import (
@@ -55,9 +61,7 @@ class EvaluatorInline(admin.TabularInline):
             .order_by("pk")
         )
 
-    @admin.display(description="手机号")
-    def masked_phone(self, evaluator):
-        return mask_phone(evaluator.phone) or "—"
+    masked_phone = masked_column("手机号", "phone", mask_phone)
 
     @admin.display(description="登录名")
     def login_name(self, evaluator):
@@ -322,9 +326,7 @@ class PeerReviewEvaluatorAdmin(AuditHistoryMixin, TenantAdminMixin, admin.ModelA
         )
         obj.pk, obj.user_id = created.pk, created.user_id
 
-    @admin.display(description="手机号")
-    def masked_phone(self, evaluator):
-        return mask_phone(evaluator.phone) or "—"
+    masked_phone = masked_column("手机号", "phone", mask_phone)
 
     @admin.display(description="登录名")
     def login_name(self, evaluator):

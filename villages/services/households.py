@@ -112,13 +112,13 @@ def member_upsert(
     if is_head and age_on(birth_date, today) < MIN_HEAD_AGE:
         raise ValidationError({"id_number": f"户主须年满{MIN_HEAD_AGE}周岁"})
 
-    owner = (
+    taken = (
         Member.objects.filter(bank_id=household.bank_id)
         .with_id_number(number)
         .exclude(pk=member_id)
         .exists()
     )
-    if owner:
+    if taken:
         # Only that it is taken: the other member may live in a village this user cannot see.
         raise ValidationError({"id_number": "该身份证号已登记在本行社其他成员名下"})
     if is_head:
