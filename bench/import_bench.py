@@ -388,6 +388,7 @@ def _import_seconds(path: Path, staff) -> tuple[float, float, dict]:
         import_job_create,
         import_job_import,
         import_job_validate,
+        staged_file_names,
     )
     from villages.models import ImportJob
 
@@ -420,8 +421,8 @@ def _import_seconds(path: Path, staff) -> tuple[float, float, dict]:
         # The rollback undid the rows, not the files: the upload and the staged rows.
         for job in jobs:
             job.file.storage.delete(job.file.name)
-            for spec in (HOUSEHOLDS, MEMBERS, ARCHIVES):
-                job.file.storage.delete(f"imports/staged/{job.pk}/{spec.code}.csv")
+            for name in staged_file_names(f"imports/staged/{job.pk}"):
+                job.file.storage.delete(name)
     unchanged = again.counts
     assert all(part["created"] == 0 and part["updated"] == 0 for part in unchanged.values()), (
         unchanged

@@ -13,6 +13,19 @@ Two columns per sensitive value:
   HMAC-SHA256, which a 350,000-member import feels), keyed with ``PII_HASH_KEY`` and personalised
   with the purpose. Equality lookups, uniqueness and joins use it, so they stay index hits.
 
+**ID numbers and mobile numbers in their canonical form** (18 characters, 17 digits and a digit
+or ``X``; 11 digits starting with 1) are stored the cheaper way of the same two kinds
+(``_Packing``): the value fits in 8 bytes, so one AES block holds it with 8 bytes of zeros, and
+the block is enciphered with AES-256 under a key derived (HKDF) for the column's purpose
+(encode-then-encipher, Bellare & Rogaway 2000: deterministic like AES-SIV, and a block that was
+tampered with or belongs to another column decrypts to non-zero redundancy, which is refused —
+a forgery passes with probability 2⁻⁶⁴). The ciphertext is the key's version byte and that block
+(17 bytes); the lookup hash is the same block enciphered under a key derived from
+``PII_HASH_KEY``. What this buys is a column at a time: one AES call for a whole import's ID
+numbers (350,000 in about 30 ms, where AES-SIV and BLAKE2b value by value took 2.5 s of the
+import's 15). Anything else (a landline, a foreign number) takes AES-SIV and BLAKE2b as above;
+the length tells the two apart (AES-SIV never gives 17 bytes).
+
 An empty value is stored as empty bytes in both columns (nothing to hide, and "has a phone" stays a
 plain comparison).
 
@@ -27,16 +40,22 @@ import functools
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+import numpy as np
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESSIV
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
 EMPTY = b""
 HASH_BYTES = 16
+PACKED_BYTES = 17  # version byte + one AES block: a packed ciphertext (AES-SIV's are longer)
 
 
 class DecryptionError(Exception):
@@ -48,6 +67,27 @@ class Keyring:
     current: int  # version byte written with new ciphertexts
     ciphers: dict[int, AESSIV]
     hash_key: bytes
+    sealers: dict[int, AESGCM]  # whole files (``seal``), keys derived from the same versions
+    keys: dict[int, bytes] = field(repr=False, default_factory=dict)
+    _derived: dict = field(repr=False, default_factory=dict, compare=False)
+
+    def packed_key(self, version: int, purpose: str) -> bytes:
+        """The AES key of packed ciphertexts of ``purpose`` under key ``version``."""
+        found = self._derived.get((version, purpose))
+        if found is None:
+            found = self._derived[(version, purpose)] = _derive(
+                self.keys[version], b"packed:" + _purpose_bytes(purpose)
+            )
+        return found
+
+    def index_key(self, purpose: str) -> bytes:
+        """The AES key of packed lookup hashes of ``purpose``."""
+        found = self._derived.get(("index", purpose))
+        if found is None:
+            found = self._derived[("index", purpose)] = _derive(
+                self.hash_key, b"blind index:" + _purpose_bytes(purpose)
+            )
+        return found
 
 
 def _decode_key(text: str, name: str) -> bytes:
@@ -107,7 +147,105 @@ def keyring() -> Keyring:
         current=current,
         ciphers={version: AESSIV(key) for version, key in keys.items()},
         hash_key=hash_key,
+        sealers={version: AESGCM(_derive(key, b"sealed files")) for version, key in keys.items()},
+        keys=keys,
     )
+
+
+def _derive(key: bytes, info: bytes) -> bytes:
+    # A key of its own for each construction and column, derived (HKDF) rather than reused: the
+    # same bytes must not key two different constructions.
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"village-credit " + info
+    ).derive(key)
+
+
+# --- packed values (see the module docstring) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Packing:
+    pattern: re.Pattern
+    length: int
+    check_digit: bool  # the last character is 0–9 or X (an ID number), else a digit
+
+    def pack(self, text: str) -> int | None:
+        if len(text) != self.length or not self.pattern.fullmatch(text):
+            return None
+        if self.check_digit:
+            last = text[-1]
+            return int(text[:-1]) * 11 + (10 if last == "X" else int(last))
+        return int(text)
+
+    def unpack(self, number: int) -> str:
+        if self.check_digit:
+            body, last = divmod(number, 11)
+            return f"{body:0{self.length - 1}d}" + ("X" if last == 10 else str(last))
+        return f"{number:0{self.length}d}"
+
+    def pack_column(self, values: list) -> tuple[list[int], np.ndarray]:
+        """Positions of the canonical values among ``values`` and their numbers, computed on
+        arrays (a million ID numbers in a fraction of a second)."""
+        positions = None
+        try:  # the usual column: every value a string of the right length, all ASCII
+            if set(map(len, values)) == {self.length}:
+                raw = "".join(values).encode("utf-8")
+                if len(raw) == len(values) * self.length:
+                    positions = range(len(values))
+        except TypeError:  # a None among them
+            pass
+        if positions is None:
+            positions = [i for i, v in enumerate(values) if v and len(v) == self.length]
+            raw = "".join([values[i] for i in positions]).encode("utf-8")
+        if not positions:
+            return [], np.zeros(0, dtype=np.uint64)
+        if len(raw) != len(positions) * self.length:  # a non-ASCII character somewhere
+            numbers = [(i, self.pack(values[i])) for i in positions]
+            kept = [(i, n) for i, n in numbers if n is not None]
+            return [i for i, _ in kept], np.array([n for _, n in kept], dtype=np.uint64)
+        digits = np.frombuffer(raw, dtype=np.uint8).reshape(-1, self.length) - np.uint8(48)
+        body = digits[:, :-1] if self.check_digit else digits
+        ok = (body <= 9).all(axis=1)
+        last = digits[:, -1]
+        if self.check_digit:
+            is_x = last == np.uint8(ord("X") - 48)
+            ok &= (last <= 9) | is_x
+            last_value = np.where(is_x, 10, last).astype(np.uint64)
+        else:
+            ok &= body[:, 0] == 1
+        powers = 10 ** np.arange(body.shape[1] - 1, -1, -1, dtype=np.uint64)
+        numbers = (body.astype(np.uint64) * powers).sum(axis=1, dtype=np.uint64)
+        if self.check_digit:
+            numbers = numbers * np.uint64(11) + last_value
+        if not ok.all():
+            positions = [p for p, good in zip(positions, ok.tolist(), strict=True) if good]
+            numbers = numbers[ok]
+        return positions, numbers
+
+
+_PACKINGS = {
+    "id_number": _Packing(re.compile(r"\d{17}[\dX]"), 18, True),
+    "phone": _Packing(re.compile(r"1\d{10}"), 11, False),
+}
+
+
+def _blocks(numbers: np.ndarray) -> bytes:
+    """One AES block per number: its 8 bytes big-endian, then 8 bytes of zeros."""
+    blocks = np.zeros((len(numbers), 16), dtype=np.uint8)
+    blocks[:, :8] = numbers.astype(">u8").view(np.uint8).reshape(-1, 8)
+    return blocks.tobytes()
+
+
+def _ecb(key: bytes, data: bytes, *, decrypt: bool = False) -> bytes:
+    cipher = Cipher(algorithms.AES(key), modes.ECB())
+    work = cipher.decryptor() if decrypt else cipher.encryptor()
+    return work.update(data) + work.finalize()
+
+
+def _hex_pieces(data: bytes, width: int, prefix: str) -> list[str]:
+    text = data.hex()
+    step = width * 2
+    return [prefix + text[i : i + step] for i in range(0, len(text), step)]
 
 
 def _purpose_bytes(purpose: str) -> bytes:
@@ -115,6 +253,21 @@ def _purpose_bytes(purpose: str) -> bytes:
 
 
 def encrypt(value: str | None, purpose: str) -> bytes:
+    if not value:
+        return EMPTY
+    ring = keyring()
+    packing = _PACKINGS.get(purpose)
+    number = packing.pack(value) if packing else None
+    if number is not None:
+        key = ring.packed_key(ring.current, purpose)
+        block = _blocks(np.array([number], dtype=np.uint64))
+        return bytes((ring.current,)) + _ecb(key, block)
+    return encrypt_general(value, purpose)
+
+
+def encrypt_general(value: str | None, purpose: str) -> bytes:
+    """AES-SIV, for any text (and what every value took before packing; the migration that
+    packed them writes this one going back)."""
     if not value:
         return EMPTY
     ring = keyring()
@@ -128,13 +281,43 @@ def decrypt(blob: bytes | memoryview | None, purpose: str) -> str:
     blob = bytes(blob)
     if not blob:
         return ""
-    cipher = keyring().ciphers.get(blob[0])
+    ring = keyring()
+    cipher = ring.ciphers.get(blob[0])
     if cipher is None:
         raise DecryptionError(f"密钥版本 {blob[0]} 未配置 (key version {blob[0]} not configured)")
+    if len(blob) == PACKED_BYTES:
+        packing = _PACKINGS.get(purpose)
+        block = _ecb(ring.packed_key(blob[0], purpose), blob[1:], decrypt=True)
+        if packing is None or any(block[8:]):  # another column's value, or tampering
+            raise DecryptionError("密文无法解密 (ciphertext does not open)")
+        return packing.unpack(int.from_bytes(block[:8], "big"))
     try:
         return cipher.decrypt(blob[1:], [_purpose_bytes(purpose)]).decode()
     except Exception as error:  # InvalidTag: another column's value, or tampering
         raise DecryptionError("密文无法解密 (ciphertext does not open)") from error
+
+
+def seal(data: bytes, purpose: str) -> bytes:
+    """A whole file encrypted at once (AES-GCM, random nonce, ``purpose`` as associated data):
+    for files that hold many personal values and are read back whole, like an import's staged
+    ID numbers between the check and the confirmation. One call on 10 MB costs milliseconds,
+    where encrypting 350,000 values one by one costs a second."""
+    ring = keyring()
+    nonce = os.urandom(12)
+    sealed = ring.sealers[ring.current].encrypt(nonce, data, _purpose_bytes(purpose))
+    return bytes((ring.current,)) + nonce + sealed
+
+
+def unseal(blob: bytes, purpose: str) -> bytes:
+    if not blob:
+        raise DecryptionError("密文为空 (empty sealed file)")
+    sealer = keyring().sealers.get(blob[0])
+    if sealer is None:
+        raise DecryptionError(f"密钥版本 {blob[0]} 未配置 (key version {blob[0]} not configured)")
+    try:
+        return sealer.decrypt(blob[1:13], blob[13:], _purpose_bytes(purpose))
+    except Exception as error:  # InvalidTag: another purpose's file, or tampering
+        raise DecryptionError("密文无法解密 (sealed file does not open)") from error
 
 
 def key_version(blob: bytes | memoryview | None) -> int | None:
@@ -143,6 +326,18 @@ def key_version(blob: bytes | memoryview | None) -> int | None:
 
 def blind_index(value: str | None, purpose: str) -> bytes:
     """The keyed hash that equality lookups use; empty for an empty value."""
+    if not value:
+        return EMPTY
+    packing = _PACKINGS.get(purpose)
+    number = packing.pack(value) if packing else None
+    if number is not None:
+        block = _blocks(np.array([number], dtype=np.uint64))
+        return _ecb(keyring().index_key(purpose), block)
+    return blind_index_general(value, purpose)
+
+
+def blind_index_general(value: str | None, purpose: str) -> bytes:
+    """Keyed BLAKE2b, for any text (see ``encrypt_general``)."""
     if not value:
         return EMPTY
     # The personalisation string is at most 16 bytes; the purpose names stay within it.
@@ -155,13 +350,17 @@ def blind_index(value: str | None, purpose: str) -> bytes:
 
 
 class ColumnCrypto:
-    """One purpose's encrypt and hash, bound once for loops over a whole column (the import):
-    the keyed hash state is made once and copied per value, which is a third cheaper than
-    keying BLAKE2b afresh each time."""
+    """One purpose's encrypt and hash for a whole column at a time (the import): canonical
+    values go through one AES call for the column (``_Packing``); the others one by one, the
+    keyed hash state made once and copied per value (a third cheaper than keying BLAKE2b afresh
+    each time). Gives exactly the bytes of ``encrypt`` and ``blind_index``."""
 
     def __init__(self, purpose: str) -> None:
         ring = keyring()
         self.purpose = purpose
+        self._packing = _PACKINGS.get(purpose)
+        self._packed_key = ring.packed_key(ring.current, purpose) if self._packing else None
+        self._index_key = ring.index_key(purpose) if self._packing else None
         self._version = bytes((ring.current,))
         self._encrypt = ring.ciphers[ring.current].encrypt
         self._aad = [_purpose_bytes(purpose)]
@@ -170,42 +369,53 @@ class ColumnCrypto:
         )
 
     def encrypt(self, value: str) -> bytes:
-        if not value:
-            return EMPTY
-        return self._version + self._encrypt(value.encode(), self._aad)
+        return encrypt(value, self.purpose)
 
     def hash(self, value: str) -> bytes:
-        if not value:
-            return EMPTY
-        state = self._keyed.copy()
-        state.update(value.encode())
-        return state.digest()
+        return blind_index(value, self.purpose)
 
     def encrypt_hex(self, values: list) -> list:
         """``\\x``-prefixed hex of each value's ciphertext (None stays None), for COPY."""
+        out = self._packed_hex(values, self._packed_key, prefix="\\x" + self._version.hex())
+        if len(out) and None not in out:
+            return out
         prefix = "\\x" + self._version.hex()
         encrypt, aad = self._encrypt, self._aad
-        return [
-            None
-            if value is None
-            else (prefix + encrypt(value.encode(), aad).hex() if value else "\\x")
-            for value in values
-        ]
+        for i, value in enumerate(values):
+            if out[i] is None and value is not None:
+                out[i] = prefix + encrypt(value.encode(), aad).hex() if value else "\\x"
+        return out
 
     def hash_hex(self, values: list) -> list:
         """``\\x``-prefixed hex of each value's keyed hash (None stays None), for COPY."""
+        out = self._packed_hex(values, self._index_key, prefix="\\x")
+        if len(out) and None not in out:
+            return out
         copy = self._keyed.copy
-        hexes = []
-        for value in values:
-            if value is None:
-                hexes.append(None)
-            elif not value:
-                hexes.append("\\x")
-            else:
-                state = copy()
-                state.update(value.encode())
-                hexes.append("\\x" + state.hexdigest())
-        return hexes
+        for i, value in enumerate(values):
+            if out[i] is None and value is not None:
+                if value:
+                    state = copy()
+                    state.update(value.encode())
+                    out[i] = "\\x" + state.hexdigest()
+                else:
+                    out[i] = "\\x"
+        return out
+
+    def _packed_hex(self, values: list, key: bytes | None, *, prefix: str) -> list:
+        """The hex text of the canonical values; None where a value is not canonical."""
+        if self._packing is None:
+            return [None] * len(values)
+        positions, numbers = self._packing.pack_column(values)
+        if not positions:
+            return [None] * len(values)
+        pieces = _hex_pieces(_ecb(key, _blocks(numbers)), 16, prefix)
+        if len(pieces) == len(values):
+            return pieces
+        out: list = [None] * len(values)
+        for position, piece in zip(positions, pieces, strict=True):
+            out[position] = piece
+        return out
 
 
 def _forget_keys(*, setting: str, **kwargs) -> None:
@@ -220,3 +430,4 @@ setting_changed.connect(_forget_keys)
 # Renaming one makes every stored value of that column unreadable; add, never rename.
 ID_NUMBER = "id_number"
 PHONE = "phone"
+STAGED_IMPORT = "import.staged"

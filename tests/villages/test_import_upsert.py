@@ -117,6 +117,29 @@ def test_changed_figures_update_only_what_changed(import_staff):
     assert update.pgh_diff["income_crops"] == [30000.0, 45000.0]
 
 
+def test_a_changed_phone_is_stored_and_the_other_phones_are_kept(import_staff):
+    households, members, archives = families(2)
+    members[0][7] = "13700001111"
+    members[1][7] = "13700002222"
+    run_import(import_staff, build_xlsx(households, members, archives))
+
+    households[0][4] = "13911112222"
+    members[1][7] = "13700003333"
+    members[3][7] = ""  # the second family's head gives up his
+    job = run_import(import_staff, build_xlsx(households, members, archives))
+
+    assert job.counts["households"]["updated"] == 1
+    assert job.counts["members"]["updated"] == 2
+    household = Household.objects.get(head__id_number_hash=households[0][0])
+    assert household.phone == "13911112222"
+    assert Household.objects.get(head__id_number_hash=households[1][0]).phone == households[1][4]
+    assert Member.objects.with_id_number(members[0][2]).get().phone == "13700001111"
+    assert Member.objects.with_id_number(members[1][2]).get().phone == "13700003333"
+    assert Member.objects.get(phone_hash="13700003333").name == members[1][1]
+    assert Member.objects.with_id_number(members[3][2]).get().phone == ""
+    assert Member.objects.with_id_number(members[4][2]).get().phone == ""
+
+
 def test_new_survey_date_adds_an_archive_version(import_staff):
     households, members, archives = family(1)
     run_import(import_staff, build_xlsx(households, members, archives))
@@ -165,3 +188,39 @@ def test_validation_alone_writes_nothing(import_staff):
     assert job.status == ImportJob.Status.VALID
     assert job.can_confirm
     assert written_rows() == (0, 0, 0)
+
+
+def test_staged_files_hold_no_id_number_or_phone_and_the_import_stores_them(
+    import_staff, django_capture_on_commit_callbacks
+):
+    from django.core.files.storage import default_storage
+
+    from villages.imports.services import staged_file_names
+
+    households, members, archives = families(3, VILLAGE_A)
+    members[1][7] = "13700001111"
+    content = build_xlsx(households, members, archives)
+    job = validate(import_staff, content)
+    assert job.status == ImportJob.Status.VALID, job.errors
+
+    staged = b"".join(
+        default_storage.open(name, "rb").read()
+        for name in staged_file_names(job.staged_dir)
+        if default_storage.exists(name)
+    )
+    assert staged, "the check kept the rows for the confirmation"
+    for row in members:
+        assert row[2].encode() not in staged
+    assert b"13700001111" not in staged
+    assert households[0][4].encode() not in staged
+
+    from villages.imports.services import import_job_confirm, import_job_import
+
+    import_job_confirm(job=job, confirmed_by=import_staff)
+    with django_capture_on_commit_callbacks(execute=True):  # the staged files go after commit
+        job = import_job_import(job_id=job.pk)
+    assert job.status == ImportJob.Status.DONE, (job.failure_reason, job.errors)
+    member = Member.objects.with_id_number(members[1][2]).get()
+    assert member.phone == "13700001111"
+    assert Household.objects.get(head__id_number_hash=households[0][0]).phone == households[0][4]
+    assert not any(default_storage.exists(name) for name in staged_file_names(job.staged_dir))

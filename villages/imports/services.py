@@ -121,7 +121,9 @@ def _validate(job: ImportJob) -> None:
                 on_progress=lambda spec: report(50 + 12 * (SHEETS.index(spec) + 1)),
                 cleaner=cleaner,
             )
-            staged_dir = _write_staged(job, result.staged) if result.importable_rows else ""
+            staged_dir = (
+                _write_staged(job, result.staged, result.secrets) if result.importable_rows else ""
+            )
     except ImportFileError as exc:
         _finish(job.pk, status=Status.INVALID, errors=[problem("", None, "", exc.message)])
         return
@@ -191,11 +193,12 @@ def import_job_import(*, job_id: int) -> ImportJob:
             # A duplicate delivery of the task waited on the lock while the first ran.
             if ImportJob.objects.filter(pk=job.pk, status=Status.IMPORTING).count() == 0:
                 return ImportJob.objects.get(pk=job_id)
-            with _staged_sources(job) as sources:
+            with _staged_sources(job) as (sources, secrets):
                 written = upsert_staged(
                     bank_id=job.bank_id,
                     staff_id=job.confirmed_by_id,
                     sources=sources,
+                    secrets=secrets,
                     on_progress=report,
                 )
             counts = {code: {**job.counts.get(code, {}), **written[code]} for code in written}
@@ -316,13 +319,17 @@ def _local_path(job: ImportJob) -> Iterator[str]:
         yield local.name
 
 
-def _write_staged(job: ImportJob, staged: dict[str, list[tuple]]) -> str:
+def _write_staged(job: ImportJob, staged: dict[str, list[tuple]], secrets: dict[str, bytes]) -> str:
+    """``{sheet}.csv`` with the rows, ``{sheet}.secrets`` with their sealed ID numbers and
+    phones (``villages.imports.protect``)."""
     directory = f"imports/staged/{job.pk}"
-    for code, rows in staged.items():
-        path = f"{directory}/{code}.csv"
+    files = {f"{code}.csv": csv_text(rows).encode() for code, rows in staged.items()}
+    files.update({f"{code}.secrets": sealed for code, sealed in secrets.items()})
+    for name, content in files.items():
+        path = f"{directory}/{name}"
         if default_storage.exists(path):
             default_storage.delete(path)
-        default_storage.save(path, ContentFile(csv_text(rows).encode()))
+        default_storage.save(path, ContentFile(content))
     return directory
 
 
@@ -351,22 +358,30 @@ def csv_text(rows: list[tuple]) -> str:
 
 @contextmanager
 def _staged_sources(job: ImportJob):
-    files = {}
+    """The staged rows of each sheet as open files, and the sealed secrets as bytes."""
+    files, secrets = {}, {}
     try:
         for spec in SHEETS:
             path = f"{job.staged_dir}/{spec.code}.csv"
             if job.staged_dir and default_storage.exists(path):
-                files[spec.code] = io.TextIOWrapper(default_storage.open(path, "rb"), "utf-8")
-        yield files
+                files[spec.code] = default_storage.open(path, "rb")
+            path = f"{job.staged_dir}/{spec.code}.secrets"
+            if job.staged_dir and default_storage.exists(path):
+                with default_storage.open(path, "rb") as sealed:
+                    secrets[spec.code] = sealed.read()
+        yield files, secrets
     finally:
         for stream in files.values():
             stream.close()
 
 
+def staged_file_names(directory: str) -> list[str]:
+    return [f"{directory}/{spec.code}.{kind}" for spec in SHEETS for kind in ("csv", "secrets")]
+
+
 def _delete_staged(directory: str) -> None:
     if not directory:
         return
-    for spec in SHEETS:
-        path = f"{directory}/{spec.code}.csv"
+    for path in staged_file_names(directory):
         if default_storage.exists(path):
             default_storage.delete(path)

@@ -15,13 +15,26 @@ from villages.imports.columns import ARCHIVES
 from villages.models import EconomicArchive, Household, Member
 
 _MEMBER_FIELDS = ("name", "sex", "birth_date", "relation", "education", "occupation", "health")
-_MEMBER_UPDATED = ("household_id", *_MEMBER_FIELDS, "phone", "phone_hash")
+# Qualified: the staged row is ``r`` (``s`` for households). The encrypted phone comes from
+# ``x`` (``upsert._SECRETS``), which holds only rows whose phone changed: the others keep theirs.
+_MEMBER_UPDATED = (
+    ("household_id", "r.household_id"),
+    *((name, f"r.{name}") for name in _MEMBER_FIELDS),
+    ("phone", "coalesce(x.phone, m.phone)"),
+    ("phone_hash", "r.phone_hash"),
+)
 # Compared through the phone's keyed hash, not its ciphertext: after a key rotation the same
 # phone encrypts to other bytes, and that is no change of the member.
-_MEMBER_COMPARED = ("household_id", *_MEMBER_FIELDS, "phone_hash")
+_MEMBER_COMPARED = tuple(pair for pair in _MEMBER_UPDATED if pair[0] != "phone")
 _ARCHIVE_FIGURES = tuple(c.field for c in ARCHIVES.columns[2:])
-_HOUSEHOLD_UPDATED = ("village_id", "group_name", "address", "phone", "phone_hash")
-_HOUSEHOLD_COMPARED = ("village_id", "group_name", "address", "phone_hash")
+_HOUSEHOLD_UPDATED = (
+    ("village_id", "s.village_id"),
+    ("group_name", "s.group_name"),
+    ("address", "s.address"),
+    ("phone", "coalesce(x.phone, h.phone)"),
+    ("phone_hash", "s.phone_hash"),
+)
+_HOUSEHOLD_COMPARED = tuple(pair for pair in _HOUSEHOLD_UPDATED if pair[0] != "phone")
 
 
 # The first hex digit after an import's id head, per table: each table numbers its rows from 1,
@@ -140,13 +153,26 @@ def _joined(names, prefix: str = "") -> str:
     return ", ".join(f"{prefix}{name}" for name in names)
 
 
+def _sources(pairs) -> str:
+    return ", ".join(source for _, source in pairs)
+
+
+def _targets(pairs, prefix: str) -> str:
+    return ", ".join(f"{prefix}{name}" for name, _ in pairs)
+
+
+def _assignments(pairs) -> str:
+    return ", ".join(f"{name} = {source}" for name, source in pairs)
+
+
 _INSERT_HOUSEHOLDS = """
 WITH written AS (
     INSERT INTO villages_household (id, village_id, bank_id, head_id, group_name, address,
         phone, phone_hash, list_colour, credit_grade, created_by_id, created_at, updated_at)
     SELECT k.household_id, s.village_id, %(bank)s, r.member_id, s.group_name, s.address,
-        s.phone, s.phone_hash, '', '', %(staff)s, now(), now()
+        x.phone, s.phone_hash, '', '', %(staff)s, now(), now()
     FROM import_households s
+    JOIN import_household_secrets x ON x.row_no = s.row_no
     JOIN import_keys k USING (head_id_hash)
     JOIN import_members_resolved r ON r.id_number_hash = s.head_id_hash
     WHERE k.is_new
@@ -161,15 +187,16 @@ _UPDATE_HOUSEHOLDS = (
 WITH written AS (
     UPDATE villages_household h
     SET """
-    + ", ".join(f"{name} = s.{name}" for name in _HOUSEHOLD_UPDATED)
+    + _assignments(_HOUSEHOLD_UPDATED)
     + """, updated_at = now()
     FROM import_households s
+    LEFT JOIN import_household_secrets x ON x.row_no = s.row_no
     JOIN import_keys k USING (head_id_hash)
     WHERE NOT k.is_new AND h.id = k.household_id
       AND ("""
-    + _joined(_HOUSEHOLD_COMPARED, "h.")
+    + _targets(_HOUSEHOLD_COMPARED, "h.")
     + ") IS DISTINCT FROM ("
-    + _joined(_HOUSEHOLD_COMPARED, "s.")
+    + _sources(_HOUSEHOLD_COMPARED)
     + """)
     RETURNING h.*
 ), events AS ({events})
@@ -187,12 +214,13 @@ WITH written AS (
     INSERT INTO villages_member (id, household_id, bank_id, id_number, id_number_hash, """
     + _joined(_MEMBER_FIELDS)
     + """, phone, phone_hash, created_at, updated_at)
-    SELECT member_id, household_id, %(bank)s, id_number, id_number_hash, """
-    + _joined(_MEMBER_FIELDS)
-    + """, phone, phone_hash, now(), now()
-    FROM import_members_resolved
-    WHERE existing_id IS NULL
-    ORDER BY member_id
+    SELECT r.member_id, r.household_id, %(bank)s, x.id_number, r.id_number_hash, """
+    + _joined(_MEMBER_FIELDS, "r.")
+    + """, x.phone, r.phone_hash, now(), now()
+    FROM import_members_resolved r
+    JOIN import_member_secrets x ON x.row_no = r.row_no
+    WHERE r.existing_id IS NULL
+    ORDER BY r.member_id
     RETURNING villages_member.*, true AS pgh_created
 ), events AS ({events})
 SELECT count(*) FROM written
@@ -204,14 +232,15 @@ _UPDATE_MEMBERS = (
 WITH written AS (
     UPDATE villages_member m
     SET """
-    + ", ".join(f"{name} = r.{name}" for name in _MEMBER_UPDATED)
+    + _assignments(_MEMBER_UPDATED)
     + """, updated_at = now()
     FROM import_members_resolved r
+    LEFT JOIN import_member_secrets x ON x.row_no = r.row_no
     WHERE r.existing_id IS NOT NULL AND m.id = r.existing_id
       AND ("""
-    + _joined(_MEMBER_COMPARED, "m.")
+    + _targets(_MEMBER_COMPARED, "m.")
     + ") IS DISTINCT FROM ("
-    + _joined(_MEMBER_COMPARED, "r.")
+    + _sources(_MEMBER_COMPARED)
     + """)
     RETURNING m.*
 ), events AS ({events})

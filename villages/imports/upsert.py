@@ -36,25 +36,29 @@ from typing import IO
 from django.db import connection
 
 from villages.imports.columns import ARCHIVES, HOUSEHOLDS, MEMBERS
+from villages.imports.protect import SecretColumns
 from villages.imports.statements import Statements, new_id, new_id_head, statements
 from villages.imports.validate import ARCHIVE_STAGE, HOUSEHOLD_STAGE, MEMBER_STAGE
 from villages.models import EconomicArchive, Household, Member
 
 _LOCK_NAMESPACE = 7301  # pg_advisory_xact_lock(namespace, bank id): "village import of a bank"
 CSV_OPTIONS = "FORMAT csv, NULL '\\N'"  # an empty field is an empty string, not NULL
+# psycopg2 reads a COPY source through Python, 8 KB a call by default: a megabyte a call makes a
+# few dozen calls of a big file instead of thousands.
+COPY_CHUNK = 1 << 20
 
 _STAGING = {
     HOUSEHOLDS.code: (
         "import_households",
-        "row_no integer, head_id_hash bytea, village_id bigint, group_name text,"
-        " address text, phone bytea, phone_hash bytea",
+        "row_no integer, head_id_hash bytea, village_id bigint, group_name text, address text,"
+        " phone_hash bytea",
         HOUSEHOLD_STAGE,
     ),
     MEMBERS.code: (
         "import_members",
-        "row_no integer, head_id_hash bytea, id_number_hash bytea, id_number bytea, name text,"
+        "row_no integer, head_id_hash bytea, id_number_hash bytea, name text,"
         " sex text, birth_date date, relation text, education text, occupation text,"
-        " health text, phone bytea, phone_hash bytea",
+        " health text, phone_hash bytea",
         MEMBER_STAGE,
     ),
     ARCHIVES.code: (
@@ -66,12 +70,37 @@ _STAGING = {
         ARCHIVE_STAGE,
     ),
 }
+# The encrypted ID numbers and phones of the staged rows written with a new value
+# (``protect.SecretColumns``): the table, its columns, and which rows need them — new rows, and
+# rows whose phone changed (by its hash).
+_SECRETS = {
+    HOUSEHOLDS.code: (
+        "import_household_secrets",
+        "row_no integer, phone bytea",
+        """
+        SELECT s.row_no FROM import_households s
+        JOIN import_keys k USING (head_id_hash)
+        LEFT JOIN villages_household h ON h.id = k.household_id AND NOT k.is_new
+        WHERE k.is_new OR h.phone_hash IS DISTINCT FROM s.phone_hash
+        """,
+    ),
+    MEMBERS.code: (
+        "import_member_secrets",
+        "row_no integer, id_number bytea, phone bytea",
+        """
+        SELECT r.row_no FROM import_members_resolved r
+        LEFT JOIN villages_member m ON m.id = r.existing_id
+        WHERE r.existing_id IS NULL OR m.phone_hash IS DISTINCT FROM r.phone_hash
+        """,
+    ),
+}
 _TEMP_TABLES = (
     "import_households",
     "import_members",
     "import_archives",
     "import_keys",
     "import_members_resolved",
+    *(table for table, _, _ in _SECRETS.values()),
 )
 
 
@@ -94,62 +123,80 @@ def upsert_staged(
     bank_id: int,
     staff_id: int,
     sources: dict[str, IO],
+    secrets: dict[str, bytes],
     on_progress: Callable[[int], None] | None = None,
 ) -> dict[str, dict[str, int]]:
-    """Write the staged CSV ``sources`` (sheet code → file); returns created/updated/unchanged
-    per sheet. Call inside ``transaction.atomic()``."""
+    """Write the staged CSV ``sources`` (sheet code → file) and their sealed ``secrets``;
+    returns created/updated/unchanged per sheet. Call inside ``transaction.atomic()``."""
     progress = on_progress or (lambda percent: None)
     sql = statements()
     with connection.cursor() as cursor:
-        # Planning a 350,000-row insert does not pay for JIT compilation; the staging joins
-        # want more than the default 4 MB before they spill to disk; the staging tables need
-        # row counts and rough distinct counts from ANALYZE, not fine histograms. The job row
-        # commits with the data, so a crash that loses the commit loses both together.
-        cursor.execute(
-            "SET LOCAL jit = off; SET LOCAL work_mem = '64MB';"
-            " SET LOCAL default_statistics_target = 10; SET LOCAL synchronous_commit = off"
+        written, rows = _upsert(
+            cursor, sql, bank_id, staff_id, sources, SecretColumns(secrets), progress
         )
-        # The audit context row (user, import job) the triggers would have attached.
-        cursor.execute("SELECT _pgh_attach_context()")
-        params = {
-            "bank": bank_id,
-            "staff": staff_id,
-            "context": cursor.fetchone()[0],
-            "id_head": new_id_head(),
-        }
-        rows = _stage(cursor, sources)
-        progress(30)
-        _resolve(cursor, params)
-        progress(45)
-        replica = _triggers_may_stay_off(cursor, sql)
-        if replica:
-            _hold_referenced_rows(cursor, params)
-            cursor.execute("SET LOCAL session_replication_role = replica")
-        else:
-            # What pgtrigger.ignore() does, set once for these statements rather than injected
-            # into each (its injection takes positional parameters only).
-            cursor.execute(
-                "SELECT set_config('pgtrigger.ignore', %s, true)",
-                ["{" + ",".join(sql.ignored_triggers) + "}"],
-            )
-        written = _write(cursor, sql, params, progress)
-        # Later writes in the same transaction fire their triggers again. (On an error the
-        # transaction or savepoint rolls back, and these settings with it.) An empty list, not
-        # an unset one: pgtrigger's check catches the error an unset setting raises in a
-        # subtransaction, and aborting one walks every pending trigger event.
-        if replica:
-            cursor.execute("SET LOCAL session_replication_role = origin")
-        else:
-            cursor.execute("SELECT set_config('pgtrigger.ignore', '{}', true)")
-        cursor.execute("DROP TABLE IF EXISTS " + ", ".join(f"pg_temp.{t}" for t in _TEMP_TABLES))
-
     return {
         code: {"created": created, "updated": updated, "unchanged": rows[code] - created - updated}
         for code, (created, updated) in written.items()
     }
 
 
-def _write(cursor, sql: Statements, params, progress) -> dict[str, tuple[int, int]]:
+def _upsert(
+    cursor,
+    sql: Statements,
+    bank_id: int,
+    staff_id: int,
+    sources: dict[str, IO],
+    secret_columns: SecretColumns,
+    progress: Callable[[int], None],
+) -> tuple[dict[str, tuple[int, int]], dict[str, int]]:
+    """(created, updated) per sheet, and the staged row count per sheet."""
+    # Planning a 350,000-row insert does not pay for JIT compilation; the staging joins
+    # want more than the default 4 MB before they spill to disk; the staging tables need
+    # row counts and rough distinct counts from ANALYZE, not fine histograms. The job row
+    # commits with the data, so a crash that loses the commit loses both together.
+    cursor.execute(
+        "SET LOCAL jit = off; SET LOCAL work_mem = '64MB';"
+        " SET LOCAL default_statistics_target = 10; SET LOCAL synchronous_commit = off"
+    )
+    # The audit context row (user, import job) the triggers would have attached.
+    cursor.execute("SELECT _pgh_attach_context()")
+    params = {
+        "bank": bank_id,
+        "staff": staff_id,
+        "context": cursor.fetchone()[0],
+        "id_head": new_id_head(),
+    }
+    rows = _stage(cursor, sources)
+    progress(30)
+    _resolve(cursor, params)
+    progress(45)
+    replica = _triggers_may_stay_off(cursor, sql)
+    if replica:
+        _hold_referenced_rows(cursor, params)
+        cursor.execute("SET LOCAL session_replication_role = replica")
+    else:
+        # What pgtrigger.ignore() does, set once for these statements rather than injected
+        # into each (its injection takes positional parameters only).
+        cursor.execute(
+            "SELECT set_config('pgtrigger.ignore', %s, true)",
+            ["{" + ",".join(sql.ignored_triggers) + "}"],
+        )
+    written = _write(cursor, sql, params, progress, secret_columns)
+    # Later writes in the same transaction fire their triggers again. (On an error the
+    # transaction or savepoint rolls back, and these settings with it.) An empty list, not
+    # an unset one: pgtrigger's check catches the error an unset setting raises in a
+    # subtransaction, and aborting one walks every pending trigger event.
+    if replica:
+        cursor.execute("SET LOCAL session_replication_role = origin")
+    else:
+        cursor.execute("SELECT set_config('pgtrigger.ignore', '{}', true)")
+    cursor.execute("DROP TABLE IF EXISTS " + ", ".join(f"pg_temp.{t}" for t in _TEMP_TABLES))
+    return written, rows
+
+
+def _write(
+    cursor, sql: Statements, params, progress, secret_columns: SecretColumns
+) -> dict[str, tuple[int, int]]:
     """Households, then members, then archives: (created, updated) of each."""
     written = {}
     for code, insert, update, percent in (
@@ -157,6 +204,8 @@ def _write(cursor, sql: Statements, params, progress) -> dict[str, tuple[int, in
         (MEMBERS.code, sql.insert_members, sql.update_members, 80),
         (ARCHIVES.code, sql.insert_archives, sql.update_archives, 95),
     ):
+        if code in _SECRETS:
+            _stage_secrets(cursor, code, secret_columns)
         cursor.execute(insert, params)
         created = cursor.fetchone()[0]
         cursor.execute(update, params)
@@ -234,6 +283,18 @@ def _hold_referenced_rows(cursor, params) -> None:
         )
 
 
+def _stage_secrets(cursor, code: str, secret_columns: SecretColumns) -> None:
+    """The encrypted ID numbers and phones of ``code``'s rows that need them; the statements
+    join them by row number."""
+    table, columns, needed = _SECRETS[code]
+    cursor.execute(f"CREATE TEMP TABLE {table} ({columns}) ON COMMIT DROP")
+    cursor.execute(needed)
+    source = secret_columns.csv(code, {row_no for (row_no,) in cursor.fetchall()})
+    if source is not None:
+        cursor.copy_expert(f"COPY {table} FROM STDIN WITH ({CSV_OPTIONS})", source, COPY_CHUNK)
+    cursor.execute(f"ANALYZE {table}")
+
+
 def _stage(cursor, sources: dict[str, IO]) -> dict[str, int]:
     cursor.execute("DROP TABLE IF EXISTS " + ", ".join(f"pg_temp.{t}" for t in _TEMP_TABLES))
     rows = {}
@@ -244,7 +305,9 @@ def _stage(cursor, sources: dict[str, IO]) -> dict[str, int]:
         source = sources.get(code)
         if source is not None:
             cursor.copy_expert(
-                f"COPY {table} ({', '.join(layout)}) FROM STDIN WITH ({CSV_OPTIONS})", source
+                f"COPY {table} ({', '.join(layout)}) FROM STDIN WITH ({CSV_OPTIONS})",
+                source,
+                COPY_CHUNK,
             )
         cursor.execute(f"SELECT count(*) FROM {table}")
         rows[code] = cursor.fetchone()[0]

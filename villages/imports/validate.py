@@ -22,7 +22,7 @@ from common import pii
 from common.masking import mask_id_number
 from villages.imports.cells import IdNumbers, cleaner_for, column_cleaner_for
 from villages.imports.columns import ARCHIVES, HOUSEHOLDS, MEMBERS, SheetSpec
-from villages.imports.protect import StagedCrypto
+from villages.imports.protect import SECRET_COLUMNS, StagedCrypto, secrets_text
 from villages.imports.reader import SheetRows, Workbook, problem
 from villages.models import Village
 from villages.validation import MIN_HEAD_AGE, FieldError, age_on
@@ -32,21 +32,20 @@ HEAD = "head"
 _SOURCE = {"village_id": "village_code"}
 
 # Staged row layouts, one per sheet: what ``upsert`` COPYs into its staging tables.
-# ID numbers and phones are staged as keyed hashes and ciphertexts (``protect``), never as text.
+# ID numbers and phones are staged as keyed hashes; the numbers themselves go into the sealed
+# secrets of each sheet (``protect.SECRET_COLUMNS``), never into these rows.
 HOUSEHOLD_STAGE = (
     "row_no",
     "head_id_hash",
     "village_id",
     "group_name",
     "address",
-    "phone",
     "phone_hash",
 )
 MEMBER_STAGE = (
     "row_no",
     "head_id_hash",
     "id_number_hash",
-    "id_number",
     "name",
     "sex",
     "birth_date",
@@ -54,7 +53,6 @@ MEMBER_STAGE = (
     "education",
     "occupation",
     "health",
-    "phone",
     "phone_hash",
 )
 ARCHIVE_STAGE = (
@@ -89,6 +87,8 @@ class Validation:
     warnings: list[dict]
     counts: dict[str, dict[str, int]]
     staged: dict[str, list[tuple]]  # sheet code → importable rows (HOUSEHOLD_STAGE, …)
+    # sheet code → the sealed ID numbers and phones of those rows (``protect.secrets_text``)
+    secrets: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def importable_rows(self) -> int:
@@ -139,7 +139,7 @@ def validate_workbook(
     if errors:
         # The file's shape is wrong (sheet or column missing): cell checks would only repeat
         # the same complaint thousands of times.
-        return Validation(errors + book.formula_problems, warnings, {}, {})
+        return Validation(errors + book.formula_problems, warnings, {}, {}, {})
 
     cleaner = cleaner or SheetCleaner(bank_id=bank_id, today=today)
     id_numbers = cleaner.id_numbers
@@ -158,14 +158,16 @@ def validate_workbook(
     _check_archives(archives, file_heads, existing)
     skipped_heads = _households_not_importable(households, members, existing)
 
-    staged, counts = {}, {}
+    staged, secrets, counts = {}, {}, {}
     for check, layout in (
         (households, HOUSEHOLD_STAGE),
         (members, MEMBER_STAGE),
         (archives, ARCHIVE_STAGE),
     ):
-        rows, skipped = _stage(check, layout, skipped_heads, id_numbers, crypto)
+        rows, kept_secrets, skipped = _stage(check, layout, skipped_heads, id_numbers, crypto)
         staged[check.spec.code] = rows
+        if kept_secrets is not None:
+            secrets[check.spec.code] = kept_secrets
         for index in skipped:
             warnings.append(
                 problem(
@@ -183,7 +185,7 @@ def validate_workbook(
         }
         for index in sorted(check.bad):
             errors.extend(check.bad[index])
-    return Validation(errors, warnings, counts, staged)
+    return Validation(errors, warnings, counts, staged, secrets)
 
 
 def _clean_cells(sheet: SheetRows, *, today, id_numbers, village_ids) -> SheetCheck:
@@ -254,19 +256,20 @@ def _existing_members(bank_id: int, id_numbers: set[str], crypto: StagedCrypto) 
         # Rows come back as positions in ``numbers``: integers are cheaper to read back and map
         # than 350,000 hashes.
         numbers = list(id_numbers)
-        digest = crypto.id_hash
+        crypto.hash_all(numbers)
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 "DROP TABLE IF EXISTS pg_temp.import_ids, pg_temp.import_found;"
                 "CREATE TEMP TABLE import_ids (position integer, id_hash bytea) ON COMMIT DROP"
             )
-            # bytea as hex; COPY's text format reads a backslash as an escape, so it is doubled.
+            # The hashes' hex text is the very text the staged rows reuse (``StagedCrypto``);
+            # COPY's CSV format takes the ``\\x`` prefix as it is.
             cursor.copy_expert(
-                "COPY import_ids FROM STDIN",
+                "COPY import_ids FROM STDIN WITH (FORMAT csv)",
                 io.StringIO(
                     "\n".join(
-                        f"{position}\t\\\\x{digest(number).hex()}"
-                        for position, number in enumerate(numbers)
+                        f"{position},{text}"
+                        for position, text in enumerate(crypto.id_hashes(numbers))
                     )
                 ),
             )
@@ -461,17 +464,16 @@ def _stage(
     id_numbers: IdNumbers,
     crypto: StagedCrypto,
 ):
-    """The importable rows of ``check`` as tuples in ``layout``, and the indexes of valid rows
-    left out because what they depend on is invalid."""
+    """The importable rows of ``check`` as tuples in ``layout``, the sealed ID numbers and
+    phones of those rows (None for a sheet without any), and the indexes of valid rows left out
+    because what they depend on is invalid."""
     columns = check.columns
     heads = columns["head_id_number"]
     protected = {"head_id_hash": crypto.id_hashes(heads)}
-    if "id_number" in layout:
+    if "id_number_hash" in layout:
         protected["id_number_hash"] = crypto.id_hashes(columns["id_number"])
-        protected["id_number"] = crypto.id_ciphers(columns["id_number"])
-    if "phone" in layout:
-        protected["phone_hash"] = crypto.phone_hashes(columns["phone"])
-        protected["phone"] = crypto.phone_ciphers(columns["phone"])
+    if "phone_hash" in layout:
+        protected["phone_hash"] = crypto.phones.hash_hex(columns["phone"])
     if check.spec is MEMBERS:
         info = id_numbers.info
         facts = [info[n] if n else (None, None) for n in columns["id_number"]]
@@ -486,14 +488,22 @@ def _stage(
     row_numbers = list(map(str, check.row_numbers))
     data = [row_numbers] + [columns[_SOURCE.get(name, name)] for name in layout[1:]]
     rows = list(zip(*data, strict=True))
-    if not check.bad and not skipped_heads:
-        return rows, []
-    kept, skipped = [], []
-    for index, row in enumerate(rows):
-        if index in check.bad:
-            continue
-        if heads[index] in skipped_heads:
-            skipped.append(index)
-            continue
-        kept.append(row)
-    return kept, skipped
+    secret_names = SECRET_COLUMNS.get(check.spec.code)
+    secret_columns = [columns[name] for name in secret_names] if secret_names else None
+    if check.bad or skipped_heads:
+        kept_indexes, skipped = [], []
+        for index in range(len(rows)):
+            if index in check.bad:
+                continue
+            if heads[index] in skipped_heads:
+                skipped.append(index)
+                continue
+            kept_indexes.append(index)
+        rows = [rows[index] for index in kept_indexes]
+        row_numbers = [row_numbers[index] for index in kept_indexes]
+        if secret_columns:
+            secret_columns = [[c[index] for index in kept_indexes] for c in secret_columns]
+    else:
+        skipped = []
+    sealed = secrets_text(row_numbers, secret_columns) if secret_columns else None
+    return rows, sealed, skipped

@@ -5,7 +5,8 @@ import django.db.models.functions.text
 import django.db.models.lookups
 from django.db import migrations, models
 
-from common.pii import ColumnCrypto, ID_NUMBER, PHONE, decrypt
+# The general forms (AES-SIV, BLAKE2b): the constraint below expects them; 0009 packs the values.
+from common.pii import ID_NUMBER, PHONE, blind_index_general, decrypt, encrypt_general
 
 # (table, key column, {column: purpose}, {hash column: source column})
 _TABLES = [
@@ -45,7 +46,6 @@ def _rewrite(connection, *, encrypting):
             "SELECT set_config('pgtrigger.ignore', %s, true)", ["{" + ",".join(triggers) + "}"]
         )
     for table, key, columns, hashes in _TABLES:
-        crypto = {column: ColumnCrypto(purpose) for column, purpose in columns.items()}
         names = list(columns)
         last = None
         while True:
@@ -64,8 +64,11 @@ def _rewrite(connection, *, encrypting):
                 for row in rows:
                     if encrypting:
                         plain = {n: bytes(v or b"").decode() for n, v in zip(names, row[1:])}
-                        values = [crypto[n].encrypt(plain[n]) for n in names]
-                        values += [crypto[source].hash(plain[source]) for source in hashes.values()]
+                        values = [encrypt_general(plain[n], columns[n]) for n in names]
+                        values += [
+                            blind_index_general(plain[source], columns[source])
+                            for source in hashes.values()
+                        ]
                     else:
                         values = [
                             decrypt(v, columns[n]).encode() for n, v in zip(names, row[1:])

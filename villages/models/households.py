@@ -189,11 +189,12 @@ class Member(KeyedHashModel):
             models.UniqueConstraint(
                 fields=["bank", "id_number_hash"], name="member_id_number_unique_per_bank"
             ),
-            # An 18-character ID number encrypts to 35 bytes (key version, SIV, text) and hashes
-            # to 16: a plain number written around the services is refused.
+            # A valid ID number encrypts to 17 bytes (key version, one AES block: ``common.pii``)
+            # and hashes to 16: a plain number written around the services is refused.
             models.CheckConstraint(
                 condition=models.Q(
-                    Exact(Length("id_number"), 35), Exact(Length("id_number_hash"), 16)
+                    Exact(Length("id_number"), pii.PACKED_BYTES),
+                    Exact(Length("id_number_hash"), 16),
                 ),
                 name="member_id_number_encrypted",
             ),
