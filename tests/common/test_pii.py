@@ -99,3 +99,19 @@ def test_a_sealed_file_opens_only_for_its_purpose():
     assert pii.unseal(sealed, pii.STAGED_IMPORT) == b"141002198001012034,13912345678\n"
     with pytest.raises(pii.DecryptionError):
         pii.unseal(sealed, "another purpose")
+
+
+@pytest.mark.django_db
+def test_the_fixed_width_column_reads_back_as_the_same_ciphertexts():
+    from django.db import connection
+
+    values = ["13912345678", "", "13800000000"]
+    column = pii.ColumnCrypto(pii.PHONE)
+    matrix = column.encrypt_hex_fixed(values)
+    texts = [row.tobytes().decode() for row in matrix]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT unnest(%s::text[])::bytea", [texts])
+        stored = [bytes(value) for (value,) in cursor.fetchall()]
+    assert stored == [pii.encrypt(value, pii.PHONE) for value in values]
+    # A value with a ciphertext of another length cannot be a fixed-width row.
+    assert column.encrypt_hex_fixed(["0357-2123456"]) is None
