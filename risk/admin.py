@@ -23,6 +23,7 @@ from org.models import Institution
 from org.tenancy import scope_for
 from risk import admin_grading, admin_views, registry
 from risk.grading_selectors import scoring_jobs_with_scope_names
+from risk.lists import admin as lists_admin  # noqa: F401  (registers the risk lists' admin)
 from risk.models import (
     HouseholdScore,
     MonitoringRun,

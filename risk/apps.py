@@ -9,12 +9,14 @@ class RiskConfig(AppConfig):
     def ready(self) -> None:
         from org.roles import Role, grant
         from risk.batch_tasks import register_schedules
+        from risk.lists import setup as lists_setup
         from risk.reference import ensure_after_migrate
         from risk.tasks import register_schedules as register_grading_schedules
 
         post_migrate.connect(ensure_after_migrate, sender=self, dispatch_uid="risk.reference")
         register_schedules()  # daily PSI monitoring, editable in the admin
         register_grading_schedules()  # nightly re-rating of households whose archive changed
+        lists_setup.ready()  # risk lists: roles' permissions, the nightly peer-review rule
         for role in Role:
             if role is not Role.PEER_EVALUATOR:
                 grant(

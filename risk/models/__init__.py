@@ -1,3 +1,4 @@
+from risk.lists.models import RiskListEntry, RiskListEntryChange
 from risk.models.features import HouseholdFeatures
 from risk.models.scorecards import (
     Scorecard,
@@ -17,6 +18,8 @@ __all__ = [
     "HouseholdFeatures",
     "HouseholdScore",
     "MonitoringRun",
+    "RiskListEntry",
+    "RiskListEntryChange",
     "Scorecard",
     "ScorecardBin",
     "ScorecardStatusChange",

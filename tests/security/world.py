@@ -22,6 +22,7 @@ from org.models import Institution, Staff
 from org.roles import Role
 from org.services import device_token_issue, staff_create
 from risk.batch import scoring_chunk_run, scoring_job_create
+from risk.lists.services import risk_list_entry_add_automatic
 from risk.models import MonitoringRun, ScorecardTraining, ScoringSegment
 from risk.registry import scorecard_training_create
 from tests.risk.batch_setup import make_scorecard
@@ -143,6 +144,14 @@ def _bank_kit(kit: dict, bank: Institution, village, manager: Staff, make_produc
         feature_psi={},
     )
     assert ScorecardTraining.objects.filter(bank=bank).exists()
+    kit["risk.RiskListEntry"], _ = risk_list_entry_add_automatic(
+        source="anti_fraud",
+        rule="matrix_device_reuse",
+        id_number=make_id_number("141002", datetime.date(1975, 6, 1), 40 + number, True),
+        level="grey",
+        reason=f"{tag}反欺诈命中",
+        owner=bank,
+    )
     kit["villages.PersonalDataAccess"] = _personal_data_access(kit, manager)
 
 
