@@ -78,22 +78,30 @@ class SecretColumns:
     ready CSV of households ``(row_no, phone)`` and members ``(row_no, id_number, phone)``."""
 
     def __init__(self, sealed: dict[str, bytes]) -> None:
-        self._sealed = sealed
+        self._plain = {
+            code: pii.unseal(blob, pii.STAGED_IMPORT).decode().split("\0")
+            for code, blob in sealed.items()
+        }
 
-    def csv(self, code: str, row_numbers: set[int]) -> io.StringIO | None:
-        sealed = self._sealed.get(code)
-        if sealed is None or not row_numbers:
+    def rows(self, code: str) -> int:
+        columns = self._plain.get(code)
+        return columns[0].count("\n") + 1 if columns and columns[0] else 0
+
+    def csv(self, code: str, row_numbers: set[int] | None) -> io.StringIO | None:
+        """The rows ``row_numbers`` (all with None) of sheet ``code``."""
+        columns = self._plain.get(code)
+        if columns is None or (row_numbers is not None and not row_numbers):
             return None
-        return io.StringIO(_stored_columns(code, sealed, row_numbers))
+        return io.StringIO(_stored_columns(code, columns, row_numbers))
 
 
-def _stored_columns(code: str, sealed: bytes, wanted: set[int]) -> str:
-    numbers, *values = pii.unseal(sealed, pii.STAGED_IMPORT).decode().split("\0")
+def _stored_columns(code: str, columns: list[str], wanted: set[int] | None) -> str:
+    numbers, *values = columns
     if not numbers:
         return ""
     numbers = numbers.split("\n")
     values = [column.split("\n") for column in values]
-    if len(wanted) < len(numbers):
+    if wanted is not None and len(wanted) < len(numbers):
         keep = [i for i, number in enumerate(numbers) if int(number) in wanted]
         numbers = [numbers[i] for i in keep]
         values = [[column[i] for i in keep] for column in values]

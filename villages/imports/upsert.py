@@ -288,8 +288,16 @@ def _stage_secrets(cursor, code: str, secret_columns: SecretColumns) -> None:
     join them by row number."""
     table, columns, needed = _SECRETS[code]
     cursor.execute(f"CREATE TEMP TABLE {table} ({columns}) ON COMMIT DROP")
-    cursor.execute(needed)
-    source = secret_columns.csv(code, {row_no for (row_no,) in cursor.fetchall()})
+    # A first import needs every row, an unchanged one none: only a mix fetches row numbers.
+    cursor.execute(f"SELECT count(*) FROM ({needed}) n")
+    (count,) = cursor.fetchone()
+    if count == 0:
+        source = None
+    elif count == secret_columns.rows(code):
+        source = secret_columns.csv(code, None)
+    else:
+        cursor.execute(needed)
+        source = secret_columns.csv(code, {row_no for (row_no,) in cursor.fetchall()})
     if source is not None:
         cursor.copy_expert(f"COPY {table} FROM STDIN WITH ({CSV_OPTIONS})", source, COPY_CHUNK)
     cursor.execute(f"ANALYZE {table}")
