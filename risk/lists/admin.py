@@ -240,12 +240,6 @@ class RiskListEntryAdmin(HouseholdSearchMixin, AuditHistoryMixin, admin.ModelAdm
         # Another bank's entry is simply not there (404), as everywhere else.
         raise Http404(f"{opts.verbose_name} {object_id} 不存在")
 
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if term and not term.upper().isdigit() and len(term) != 18:
-            return queryset.filter(device_id=term), False
-        return super().get_search_results(request, queryset, search_term)
-
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is not None:  # an entry is shown, never edited: the actions change it
             return super().get_form(request, obj, change=change, form=EntryViewForm, **kwargs)

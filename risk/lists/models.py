@@ -233,6 +233,8 @@ class RiskListEntry(KeyedHashModel):
         ]
         indexes = [
             models.Index(fields=["id_number_hash"], name="risk_list_id_number"),
+            # Partial: most entries have no phone or device. The row lookup repeats the
+            # predicate (``phone_hash <> ''``) so even its prepared, generic plan can use them.
             models.Index(
                 fields=["phone_hash"], name="risk_list_phone", condition=~models.Q(phone_hash=b"")
             ),
