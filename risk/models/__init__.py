@@ -1,3 +1,4 @@
+from risk.derived_features.models import DerivedFeature, DerivedFeatureVersion
 from risk.lists.models import RiskListEntry, RiskListEntryChange
 from risk.models.features import HouseholdFeatures
 from risk.models.scorecards import (
@@ -13,13 +14,43 @@ from risk.models.scoring import (
     ScoringChunk,
     ScoringJob,
 )
+from risk.pricing.models import (
+    LimitModel,
+    LimitModelChange,
+    LimitModelVersion,
+    PricingModel,
+    PricingModelChange,
+    PricingModelVersion,
+)
+from risk.rules.models import (
+    Rule,
+    RuleSet,
+    RuleSetMember,
+    RuleSetVersion,
+    RuleSetVersionMember,
+    RuleVersion,
+)
 
 __all__ = [
+    "DerivedFeature",
+    "DerivedFeatureVersion",
     "HouseholdFeatures",
     "HouseholdScore",
+    "LimitModel",
+    "LimitModelChange",
+    "LimitModelVersion",
     "MonitoringRun",
+    "PricingModel",
+    "PricingModelChange",
+    "PricingModelVersion",
     "RiskListEntry",
     "RiskListEntryChange",
+    "Rule",
+    "RuleSet",
+    "RuleSetMember",
+    "RuleSetVersion",
+    "RuleSetVersionMember",
+    "RuleVersion",
     "Scorecard",
     "ScorecardBin",
     "ScorecardStatusChange",
