@@ -33,6 +33,8 @@ from risk.models import (
     ScoringJob,
     ScoringSegment,
 )
+from risk.pricing import admin as pricing_admin  # noqa: F401  (limit and pricing models, 试算)
+from risk.rules import admin as rules_admin  # noqa: F401  (rules, rule sets, derived features)
 from risk.scoring import check_grade_cutoffs
 from risk.services import BATCH_PERMISSION, scoring_job_start
 
