@@ -152,7 +152,77 @@ def _bank_kit(kit: dict, bank: Institution, village, manager: Staff, make_produc
         reason=f"{tag}反欺诈命中",
         owner=bank,
     )
+    _rules_kit(kit, bank, tag)
+    _pricing_kit(kit, bank, tag)
     kit["villages.PersonalDataAccess"] = _personal_data_access(kit, manager)
+
+
+def _rules_kit(kit: dict, bank: Institution, tag: str) -> None:
+    """A bank's own derived feature, rule and rule set (written by a superuser: the services
+    check who may edit, which is not what the matrix tests)."""
+    from django.contrib.auth import get_user_model
+
+    from risk.derived_features.services import derived_feature_create
+    from risk.rules.services import rule_create, rule_set_create
+
+    root, _ = get_user_model().objects.get_or_create(
+        username="matrix_rules_root", defaults={"is_superuser": True, "is_staff": True}
+    )
+    kit["risk.DerivedFeature"] = derived_feature_create(
+        by=root,
+        owner=bank,
+        code=f"matrix_{tag}_ratio",
+        name=f"{tag}比率",
+        expression="debt_ratio * 2",
+    )
+    kit["risk.Rule"] = rule = rule_create(
+        by=root,
+        owner=bank,
+        code=f"MATRIX_{tag.upper()}",
+        name=f"{tag}规则",
+        category="admission",
+        expression="net_income < 100",
+        outcome="refer",
+        reason_code=f"MATRIX_{tag.upper()}",
+        reason_text=f"{tag}测试原因",
+    )
+    kit["risk.RuleSet"] = rule_set_create(
+        by=root,
+        owner=bank,
+        code=f"MATRIX_{tag.upper()}",
+        name=f"{tag}规则集",
+        category="admission",
+        rules=[rule],
+    )
+
+
+def _pricing_kit(kit: dict, bank: Institution, tag: str) -> None:
+    """A bank's own limit and pricing model, each with a draft version (written by a
+    superuser, as the rules kit)."""
+    from django.contrib.auth import get_user_model
+
+    from risk.pricing import defaults
+    from risk.pricing.services import limit_model_create, pricing_model_create
+
+    root, _ = get_user_model().objects.get_or_create(
+        username="matrix_pricing_root", defaults={"is_superuser": True, "is_staff": True}
+    )
+    kit["risk.LimitModelVersion"] = limit = limit_model_create(
+        actor=root,
+        owner=bank,
+        code=f"MATRIX-LIMIT-{tag}",
+        name=f"{tag}额度模型",
+        parameters=defaults.LIMIT_PARAMETERS,
+    )
+    kit["risk.LimitModel"] = limit.model
+    kit["risk.PricingModelVersion"] = pricing = pricing_model_create(
+        actor=root,
+        owner=bank,
+        code=f"MATRIX-PRICING-{tag}",
+        name=f"{tag}定价模型",
+        parameters=defaults.PRICING_PARAMETERS,
+    )
+    kit["risk.PricingModel"] = pricing.model
 
 
 def _personal_data_access(kit: dict, manager: Staff):
