@@ -63,3 +63,15 @@ def pricing_params(**overrides):
 @pytest.fixture
 def terms():
     return make_terms()
+
+
+@pytest.fixture(autouse=True)
+def _seeded_defaults(request):
+    """The federation defaults a data migration seeds; a test that empties the database
+    (transactional tests flush every table) takes them away from the tests after it, and from
+    the next run that reuses the test database."""
+    if "db" in request.fixturenames or request.node.get_closest_marker("django_db"):
+        request.getfixturevalue("db")
+        from risk.pricing.services import pricing_defaults_ensure
+
+        pricing_defaults_ensure()
