@@ -637,6 +637,9 @@ def expression_compile(
     problem and its line and column.
     """
     text = text if isinstance(text, str) else ""
+    # A browser's textarea sends CRLF line ends, which the grammar does not take as space; lines
+    # and columns are the same without the CR.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise ExpressionError("请填写表达式", text=text, offset=0, field=field)
     context = _context_for(tuple(sorted(schema.items())))

@@ -24,6 +24,8 @@ def refusal(text: str, **kwargs) -> ExpressionError:
     [
         ("net_incme > 1", 1, 1, "未知的特征“net_incme”，是否应为“net_income”"),
         ("debt > 1 and\n  salary < 3", 2, 3, "未知的特征“salary”"),
+        # what a browser's textarea sends: CRLF line ends
+        ("debt > 1 and\r\n  salary < 3", 2, 3, "未知的特征“salary”"),
         ("net_income == '高'", 1, 1, "不能将数值与文本比较"),
         ("debt > 1 and channel > 2", 1, 14, "不能将数值与文本比较"),
         ("net_income >", 1, 13, "表达式不完整"),
@@ -49,6 +51,11 @@ def test_a_rule_must_be_a_condition_and_a_derived_feature_a_number():
 
 def test_the_error_is_reported_on_the_field_asked_for():
     assert "formula" in refusal("x > 1", field="formula").message_dict
+
+
+def test_an_expression_typed_over_lines_in_a_browser_compiles():
+    compiled = expression_compile("debt > 1 and\r\n  net_income < 3", schema=SCHEMA)
+    assert compiled.evaluate_row({"debt": 2.0, "net_income": 1.0}) is True
 
 
 def test_features_names_what_the_expression_reads():
