@@ -1,3 +1,11 @@
+from risk.decisions.models import (
+    Decision,
+    DecisionJob,
+    DecisionLayout,
+    Strategy,
+    StrategyChange,
+    StrategyVersion,
+)
 from risk.derived_features.models import DerivedFeature, DerivedFeatureVersion
 from risk.lists.models import RiskListEntry, RiskListEntryChange
 from risk.models.features import HouseholdFeatures
@@ -32,6 +40,9 @@ from risk.rules.models import (
 )
 
 __all__ = [
+    "Decision",
+    "DecisionJob",
+    "DecisionLayout",
     "DerivedFeature",
     "DerivedFeatureVersion",
     "HouseholdFeatures",
@@ -58,4 +69,7 @@ __all__ = [
     "ScoringChunk",
     "ScoringJob",
     "ScoringSegment",
+    "Strategy",
+    "StrategyChange",
+    "StrategyVersion",
 ]

@@ -48,6 +48,7 @@ class HouseholdFeatures(models.Model):
     total_assets = models.FloatField("总资产(元)", null=True)
     deposits = models.FloatField("存款(元)", null=True)
     debt_ratio = models.FloatField("资产负债率", null=True)
+    debts = models.FloatField("负债合计(元)", null=True)
     has_business = models.FloatField("个体工商户(0/1)", null=True)
     has_social_security = models.FloatField("参加社保(0/1)", null=True)
     years_since_survey = models.FloatField("档案距今(年)", null=True)

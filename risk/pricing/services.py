@@ -506,3 +506,18 @@ def _seed(kind: _Kind, model_fields: Mapping[str, str], parameters: Mapping[str,
     )
     _log(kind, version, "seed", "", None, "系统预置")
     return version
+
+
+# --- shared with other versioned risk data ------------------------------------------------------
+# Decision flows (``risk.decisions``) are versioned with the same maker-checker: they declare
+# their own ``VersionKind`` and run these implementations.
+VersionKind = _Kind
+versioned_model_create = _model_create
+version_create = _version_create
+version_derive = _version_derive
+version_update = _version_update
+version_submit = _version_submit
+version_send_back = _version_send_back
+version_activate = _version_activate
+version_lock = _lock_version
+version_check_can_act = _check_can_act
