@@ -22,6 +22,8 @@ from org.admin_mixins import AuditHistoryMixin, TenantAdminMixin, add_service_er
 from org.models import Institution
 from org.tenancy import scope_for
 from risk import admin_grading, admin_views, registry
+from risk.decisions import admin as decisions_admin  # noqa: F401  (decision flows, decisions)
+from risk.decisions import admin_reports  # noqa: F401  (back-tests, rejection statistics)
 from risk.grading_selectors import scoring_jobs_with_scope_names
 from risk.lists import admin as lists_admin  # noqa: F401  (registers the risk lists' admin)
 from risk.models import (
