@@ -120,6 +120,8 @@ def _feature_rows(count: int, seed: int) -> tuple[np.ndarray, pd.DataFrame]:
         rows = np.flatnonzero(segments == segment)
         if len(rows):
             history = generate_history(len(rows), seed=seed + k, segment=segment).frame
+            # The synthetic history draws a debt ratio; the limit model reads the amount.
+            history["debts"] = (history["debt_ratio"] * history["total_assets"]).round(2)
             frame.iloc[rows] = history[list(FEATURE_NAMES)].to_numpy()
     return segments, frame
 
