@@ -4,11 +4,11 @@ Numbers from the risk models issue:
 
 - batch scoring of 1,000,000 households end to end — a ``ScoringJob`` over a bank whose feature
   rows are already in ``HouseholdFeatures``: chunks read by COPY → bins → points → grade → PD →
-  limit placeholder → reason codes → ``HouseholdScore`` rows (COPY), job bookkeeping, and the
+  reason codes → ``HouseholdScore`` rows (COPY), job bookkeeping, and the
   households' credit grades fed chunk by chunk — in ≤ 60 s, with the chunks run by four
   forked processes as a Celery worker with four processes would (``WORKERS``). Goal for
   ``--quick`` (50,000 households): the same rate, 3 s.
-  Baseline, measured in the same run: the same rows the job writes (score, grade, PD, limit,
+  Baseline, measured in the same run: the same rows the job writes (score, grade, PD,
   reason codes, feature values) computed with numpy in one process from the same feature matrix
   (loaded beforehand, untimed) and COPYed into a plain table of the score table's columns with
   no index, constraint or trigger.
@@ -48,7 +48,6 @@ from risk.batch import chunk_features, scoring_chunk_run, scoring_job_create
 from risk.bulk_scoring import (
     SOURCE_FIELDS,
     Scorecards,
-    limit_placeholders,
     reason_codes_text,
     source_array_text,
 )
@@ -238,7 +237,7 @@ def batch_job(bank: Institution, workers: int) -> tuple[ScoringJob, float]:
 def raw_baseline(bank: Institution) -> float:
     """The floor under the batch path: the same rows the job writes, computed with numpy in one
     process from the same feature matrix (loaded beforehand, not timed) — bins, points, score,
-    grade, PD, limit, reason codes, the feature values as printed — and COPYed in one stream
+    grade, PD, reason codes, the feature values as printed — and COPYed in one stream
     into a plain table of the score table's columns (no index, constraint or trigger).
 
     Left out, because they are the job's own overhead the ratio is there to bound: chunking,
@@ -261,7 +260,6 @@ def raw_baseline(bank: Institution) -> float:
         points = table.points_at(positions)
         scores = points.sum(axis=1)
         grades = table.grades(scores)
-        limits = limit_placeholders(grades, group["net_income"].to_numpy(dtype=np.float64))
         n = len(group)
         columns = (
             [str(job.pk)] * n,
@@ -273,7 +271,6 @@ def raw_baseline(bank: Institution) -> float:
             [f"{v:.2f}" for v in scores.tolist()],
             [str(g) for g in grades],
             [f"{v:.6f}" for v in table.probabilities_of_default(scores).tolist()],
-            ["\\N" if v != v else f"{v:.0f}" for v in limits.tolist()],
             source_array_text(group[SOURCE_FIELDS].tolist(), table.features),
             reason_codes_text(table, points, positions),
         )

@@ -620,7 +620,6 @@ class HouseholdScoreAdmin(ReadOnlyAdmin):
         "score",
         "grade",
         "probability_of_default",
-        "limit_placeholder",
         "scored_at",
         "reason_texts",
         "feature_table",

@@ -25,12 +25,6 @@ from risk.scoring import SCORE_COLUMNS, PointsTable, challenger_mask, scorecards
 
 logger = logging.getLogger(__name__)
 
-# Until the limit model (a later issue) exists, a placeholder shown as a reference only (参考额度，
-# 仅供参考，非授信额度): the grade's ceiling, capped at three years of net income, in whole
-# thousands of yuan. Grades not listed, and households whose net income is unknown, get none —
-# a missing income is not a reason to suggest the grade's full ceiling.
-LIMIT_CEILING_BY_GRADE = {"AAA": 300_000, "AA": 200_000, "A": 100_000, "B": 50_000, "C": 0}
-LIMIT_INCOME_YEARS = 3
 COPY_BLOCK = 1 << 20
 NULL = "\\N"
 
@@ -46,7 +40,6 @@ class ScoredRows:
     scores: np.ndarray
     grades: np.ndarray
     probabilities: np.ndarray
-    limits: np.ndarray  # NaN = none
     features_text: list[str]  # PostgreSQL array literals
     reasons_text: list[str]  # JSON
 
@@ -77,17 +70,6 @@ class Scorecards:
     @staticmethod
     def table(scorecard: Scorecard) -> PointsTable:
         return PointsTable.load(scorecard)
-
-
-def limit_placeholders(grades: np.ndarray, net_income: np.ndarray) -> np.ndarray:
-    """Placeholder limits (yuan, whole thousands; NaN = none) until the limit model exists: none
-    without a net income. The one-household path (``risk.scoring``) calls this too."""
-    ceilings = {grade: LIMIT_CEILING_BY_GRADE.get(grade, np.nan) for grade in set(grades)}
-    ceiling = np.fromiter((ceilings[g] for g in grades), dtype=np.float64, count=len(grades))
-    # NaN income stays NaN through the cap and the minimum: no placeholder.
-    income_cap = np.where(net_income > 0, LIMIT_INCOME_YEARS * net_income, 0.0)
-    income_cap = np.where(np.isnan(net_income), np.nan, income_cap)
-    return np.floor(np.minimum(ceiling, income_cap) / 1000) * 1000
 
 
 def reason_codes_text(table: PointsTable, points: np.ndarray, positions: np.ndarray, top: int = 3):
@@ -159,7 +141,6 @@ def score_frame(
         scores=scores,
         grades=grades,
         probabilities=np.asarray(table.probabilities_of_default(scores), dtype=np.float64),
-        limits=limit_placeholders(grades, frame["net_income"].to_numpy(dtype=np.float64)),
         features_text=source_array_text(frame[SOURCE_FIELDS].tolist(), table.features)
         if SOURCE_FIELDS in frame
         else array_text(X),
@@ -226,7 +207,6 @@ def scores_tsv(results: list[ScoredRows], *, job_id, scored_at) -> str:
         n = len(rows)
         if not n:
             continue
-        limits = [NULL if v != v else f"{v:.0f}" for v in rows.limits.tolist()]
         grade_text = {grade: copy_text(str(grade)) for grade in set(rows.grades)}
         columns = (
             itertools.repeat(job, n),
@@ -238,7 +218,6 @@ def scores_tsv(results: list[ScoredRows], *, job_id, scored_at) -> str:
             _decimal_text(rows.scores, 2),
             (grade_text[g] for g in rows.grades),
             _decimal_text(rows.probabilities, 6),
-            limits,
             rows.features_text,
             rows.reasons_text,  # feature names and numbers: nothing COPY would need escaped
         )

@@ -528,14 +528,6 @@ def _segment_of(row: Mapping[str, float | None]) -> str:
     return segment_for_row(row)
 
 
-def _limit_placeholder(grade: str, net_income: float | None) -> Decimal | None:
-    from risk.bulk_scoring import limit_placeholders
-
-    income = np.nan if net_income is None else float(net_income)
-    limit = float(limit_placeholders(np.array([grade], dtype=object), np.array([income]))[0])
-    return None if math.isnan(limit) else Decimal(limit).quantize(FEN, ROUND_HALF_UP)
-
-
 def _scored(*, household, scorecard: Scorecard, role: str, row: Mapping, scored_at):
     table = PointsTable.load(scorecard)
     values = [math.nan if row.get(f) is None else float(row[f]) for f in table.features]
@@ -551,7 +543,6 @@ def _scored(*, household, scorecard: Scorecard, role: str, row: Mapping, scored_
         score=Decimal(repr(score)).quantize(FEN, ROUND_HALF_UP),
         grade=grade,
         probability_of_default=Decimal(repr(probability)).quantize(PD_PLACES, ROUND_HALF_UP),
-        limit_placeholder=_limit_placeholder(grade, row.get("net_income")),
         feature_values=[row.get(f) for f in table.features],
         reason_codes=table.codes(points, positions, 3),
         scored_at=scored_at,
@@ -569,7 +560,6 @@ SCORE_COLUMNS = (
     "score",
     "grade",
     "probability_of_default",
-    "limit_placeholder",
     "feature_values",
     "reason_codes",
 )
@@ -579,7 +569,7 @@ def _insert(scores: list[HouseholdScore]) -> None:
     """One INSERT for the champion and its shadow: both rows or neither, no transaction needed.
     Written directly rather than through ``bulk_create``, whose per-field preparation is a
     third of a request's scoring time."""
-    row = "(NULL, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::float8[], %s::jsonb)"
+    row = "(NULL, %s, %s, %s, %s, %s, %s, %s, %s, %s::float8[], %s::jsonb)"
     params = []
     for s in scores:
         params += [
@@ -591,7 +581,6 @@ def _insert(scores: list[HouseholdScore]) -> None:
             s.score,
             s.grade,
             s.probability_of_default,
-            s.limit_placeholder,
             s.feature_values,
             json.dumps(s.reason_codes, ensure_ascii=False),
         ]

@@ -18,19 +18,12 @@ class ReasonSerializer(serializers.Serializer):
 
 
 class HouseholdScoreSerializer(serializers.ModelSerializer):
-    """A score as the account manager reads it on the PAD: grade, score, PD, reference limit and
+    """A score as the account manager reads it on the PAD: grade, score, PD and
     the reasons that cost the most points, in Chinese."""
 
     household = serializers.UUIDField(source="household_id")
     scorecard = serializers.CharField(source="scorecard.name")
     role_label = serializers.CharField(source="get_role_display")
-    reference_limit = serializers.DecimalField(
-        source="limit_placeholder",
-        max_digits=18,
-        decimal_places=2,
-        allow_null=True,
-        help_text="参考额度，仅供参考，非授信额度",
-    )
     reasons = serializers.SerializerMethodField()
 
     class Meta:
@@ -41,7 +34,6 @@ class HouseholdScoreSerializer(serializers.ModelSerializer):
             "grade",
             "score",
             "probability_of_default",
-            "reference_limit",
             "scorecard",
             "role",
             "role_label",

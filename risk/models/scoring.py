@@ -175,15 +175,6 @@ class HouseholdScore(models.Model):
     score = models.DecimalField("评分", max_digits=8, decimal_places=2)
     grade = models.CharField("评级", max_length=8)
     probability_of_default = models.DecimalField("违约概率", max_digits=8, decimal_places=6)
-    limit_placeholder = models.DecimalField(
-        "参考额度(元，仅供参考)",
-        max_digits=18,
-        decimal_places=2,
-        null=True,
-        blank=True,
-        help_text="参考额度，仅供参考，非授信额度：按评级上限和三年家庭净收入估算，"
-        "无家庭净收入时不给出；授信额度以额度模型和审批结果为准。",
-    )
     feature_values = ArrayField(
         models.FloatField(null=True), verbose_name="特征取值", default=list, blank=True
     )

@@ -319,8 +319,7 @@ def test_every_risk_page_opens(champion, villages, client_for, username):
         for reason in score.reasons():  # the Chinese reason texts, not the stored codes
             assert escape(reason["text"]) in detail
         assert "评分所用特征取值" in detail
-        assert "参考额度(元，仅供参考)" in detail
-        assert "参考额度，仅供参考，非授信额度" in detail  # the field's help text
+        assert "参考额度" not in detail  # amounts are the decision engine's, not a score's
     history = client.get(f"{CHANGELIST}{champion.pk}/history/")
     assert history.status_code == 200
     assert "变更历史" in history.content.decode()

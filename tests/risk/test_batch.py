@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
-from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -14,14 +12,13 @@ from org.models import Staff
 from risk import batch
 from risk.batch import chunk_features, scoring_chunk_run, scoring_job_create
 from risk.batch_tasks import score_chunk
-from risk.bulk_scoring import SOURCE_FIELDS, limit_placeholders
+from risk.bulk_scoring import SOURCE_FIELDS
 from risk.features import FEATURE_NAMES, features_materialise, household_feature_row
 from risk.models import HouseholdFeatures, HouseholdScore, Scorecard, ScoringChunk, ScoringJob
 from risk.scoring import (
     PointsTable,
     challenger_assigned,
     clear_cache,
-    score_household,
     shadow_bucket,
 )
 from tests.risk.batch_setup import business_bins, expected_score, grade_of, make_scorecard
@@ -324,41 +321,6 @@ def test_chunk_features_is_one_query(scored_world, django_assert_num_queries):
         assert line.split(",")[0] == str(household_id)
         assert len(line.split(",")) == 3 + len(FEATURE_NAMES)
     assert frame["net_income"].dtype == np.float64
-
-
-def test_limit_placeholder():
-    grades = np.array(["AAA", "A", "C", "X", "AA"], dtype=object)
-    income = np.array([200_000, 20_500, 50_000, 50_000, np.nan])
-    limits = limit_placeholders(grades, income)
-    assert limits[:3].tolist() == [300_000, 61_000, 0]
-    assert np.isnan(limits[3])
-    assert np.isnan(limits[4])  # no income, no reference limit (was the grade's full ceiling)
-
-
-def test_no_income_gives_no_reference_limit_on_both_paths(villages, points_table):
-    from villages.services import household_upsert
-
-    make_scorecard("farmer", shift=20)  # 20 points more per feature: AA even with nothing known
-    without_income, _ = household_upsert(
-        household_id=uuid.uuid4(),
-        village=villages["v1"],
-        actor=staff("b1_am2"),
-        group_name="第二组",
-        address="新户1号",
-    )
-    with_income = villages["v1_households"][0]  # net income 30000
-    features_materialise()
-    job = scoring_job_create(scope="village", scope_id=villages["v1"].pk, created_by=None)
-    run_job(job)
-
-    for household, grade, limit in (
-        (without_income, "AA", None),  # the old placeholder: AA's full 200,000
-        (with_income, "AAA", Decimal("90000.00")),  # three years of 30,000
-    ):
-        batch_score = HouseholdScore.objects.get(job=job, household=household)
-        one = score_household(household=household)
-        assert (batch_score.grade, one.grade) == (grade, grade)
-        assert batch_score.limit_placeholder == one.limit_placeholder == limit
 
 
 def test_a_failing_chunk_fails_the_job(scored_world, monkeypatch):
