@@ -9,6 +9,7 @@ class RiskConfig(AppConfig):
     def ready(self) -> None:
         from org.roles import Role, grant
         from risk.batch_tasks import register_schedules
+        from risk.decisions import setup as decisions_setup
         from risk.lists import setup as lists_setup
         from risk.reference import ensure_after_migrate
         from risk.tasks import register_schedules as register_grading_schedules
@@ -17,6 +18,7 @@ class RiskConfig(AppConfig):
         register_schedules()  # daily PSI monitoring, editable in the admin
         register_grading_schedules()  # nightly re-rating of households whose archive changed
         lists_setup.ready()  # risk lists: roles' permissions, the nightly peer-review rule
+        decisions_setup.ready()  # decisions: roles' permissions, the resolution cache
         for role in Role:
             if role is not Role.PEER_EVALUATOR:
                 grant(

@@ -12,6 +12,7 @@ credit line is ever granted from it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -262,6 +263,34 @@ def strategy_prepare(*, version: StrategyVersion, bank_id: int, terms, on_date: 
     return Prepared(version, flow, resolved, tuple(ids), sources)
 
 
+# What a decision resolves before it reads the applicant (product terms, strategy version, rule
+# set versions, limit and pricing model versions, LPR: nine queries) is the same for every
+# application of a product at a bank on a day, so it is kept per process for a few seconds, as
+# the scorecards are (``risk.scoring.LOOKUP_SECONDS``). A change saved in this process clears it
+# at once (``risk.decisions.apps``' signal handlers); other processes see it within the delay.
+RESOLUTION_SECONDS = 5.0
+_RESOLVED: dict[tuple[int, int, date], tuple[float, Prepared]] = {}
+
+
+def clear_prepared_cache(**_kwargs) -> None:
+    _RESOLVED.clear()
+
+
+def prepared_for(*, product, bank_id: int, on_date: date) -> Prepared:
+    """The strategy a decision on ``product`` for ``bank_id`` runs on ``on_date``, resolved."""
+    key, now = (product.pk, bank_id, on_date), time.monotonic()
+    cached = _RESOLVED.get(key)
+    if cached is not None and now - cached[0] < RESOLUTION_SECONDS:
+        return cached[1]
+    terms = product_terms_effective(product=product, on_date=on_date, bank_id=bank_id)
+    version = strategy_version_effective(product=product, bank_id=bank_id, on_date=on_date)
+    if version is None:
+        raise ValidationError({"product": f"产品“{product.name}”在 {on_date} 没有生效的决策流"})
+    prepared = strategy_prepare(version=version, bank_id=bank_id, terms=terms, on_date=on_date)
+    _RESOLVED[key] = (now, prepared)
+    return prepared
+
+
 def _model_version(node, model, bank_id, on_date):
     code = node.params.get("model")
     if code:
@@ -372,11 +401,8 @@ def _decide(
             raise ValidationError({"requested_amount": "申请金额必须大于0"})
     on_date = on_date or business_today()
     bank_id = household.bank_id
-    terms = product_terms_effective(product=product, on_date=on_date, bank_id=bank_id)
-    version = strategy_version_effective(product=product, bank_id=bank_id, on_date=on_date)
-    if version is None:
-        raise ValidationError({"product": f"产品“{product.name}”在 {on_date} 没有生效的决策流"})
-    prepared = strategy_prepare(version=version, bank_id=bank_id, terms=terms, on_date=on_date)
+    prepared = prepared_for(product=product, bank_id=bank_id, on_date=on_date)
+    terms = prepared.resolved.terms
     applicant = applicant_gather(
         household=household,
         member=member,
@@ -413,7 +439,7 @@ def _decide(
         product=product,
         product_version_id=terms.version_id,
         product_chain=list(terms.version_ids),
-        strategy_version=version,
+        strategy_version=prepared.version,
         decision_date=on_date,
         decided_at=timezone.now(),
         decided_by=actor if actor is not None and actor.is_authenticated else None,

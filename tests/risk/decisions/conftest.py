@@ -13,7 +13,7 @@ def _seeded(request):
     if "db" in request.fixturenames or request.node.get_closest_marker("django_db"):
         request.getfixturevalue("db")
         from risk.decisions.inputs import clear_layout_cache
-        from risk.decisions.services import strategy_defaults_ensure
+        from risk.decisions.services import clear_prepared_cache, strategy_defaults_ensure
         from risk.pricing.services import pricing_defaults_ensure
         from risk.rules.services import rules_seed_catalogue
         from risk.scoring import clear_cache
@@ -22,6 +22,7 @@ def _seeded(request):
         pricing_defaults_ensure()
         strategy_defaults_ensure()
         clear_layout_cache()
+        clear_prepared_cache()
         clear_cache()
 
 
