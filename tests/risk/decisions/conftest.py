@@ -40,9 +40,7 @@ def world(province, villages, register, staff):  # noqa: F811
         card = register(segment, trained_by=staff["fed_modeller"])
         scorecard_submit(scorecard=card, actor=modeller, shadow_percent=100)
         cards[segment] = scorecard_promote(scorecard=card, actor=checker, reason="测试")
-    product = (
-        Product.objects.filter(owner__isnull=True, parent__isnull=True).order_by("code").first()
-    )
+    product = Product.objects.get(code="SX-XYD-NH")  # 农户信用贷: automatic approval to 50,000
     return {
         **villages,
         "province": province,
