@@ -128,7 +128,7 @@ def _chunk_households(job: DecisionJob, after, size: int) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT h.id, h.bank_id, v.branch_id, h.head_id
+            SELECT h.id::text, h.bank_id, v.branch_id, h.head_id::text
             FROM {Household._meta.db_table} h
             JOIN {Village._meta.db_table} v ON v.id = h.village_id
             WHERE {condition} AND (%(after)s::uuid IS NULL OR h.id > %(after)s::uuid)
@@ -151,9 +151,9 @@ def _features(ids: list, on_date: date) -> tuple[dict[str, np.ndarray], np.ndarr
     names = ", ".join(FEATURE_NAMES)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT household_id, segment, {names} FROM {HouseholdFeatures._meta.db_table} "
-            "WHERE household_id = ANY(%s::uuid[])",
-            [[str(h) for h in ids]],
+            f"SELECT household_id::text, segment, {names} "
+            f"FROM {HouseholdFeatures._meta.db_table} WHERE household_id = ANY(%s::uuid[])",
+            [ids],
         )
         rows = cursor.fetchall()
     if rows:
@@ -165,7 +165,7 @@ def _features(ids: list, on_date: date) -> tuple[dict[str, np.ndarray], np.ndarr
     missing = [h for h, s in zip(ids, segments.tolist(), strict=True) if s is None]
     if missing:
         frame = features_frame(missing, today=on_date)
-        at = np.fromiter((position[h] for h in frame.index), np.int64, len(frame))
+        at = np.fromiter((position[str(h)] for h in frame.index), np.int64, len(frame))
         for name in FEATURE_NAMES:
             columns[name][at] = frame[name].to_numpy(dtype=np.float64)
         segments[at] = frame["segment"].to_numpy(dtype=object)
@@ -199,7 +199,7 @@ def _heads(head_ids: list) -> _Heads:
     wanted = [str(h) for h in head_ids if h is not None]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id, id_number, phone_hash FROM {Member._meta.db_table} "
+            f"SELECT id::text, id_number, phone_hash FROM {Member._meta.db_table} "
             "WHERE id = ANY(%s::uuid[])",
             [wanted],
         )
@@ -229,7 +229,7 @@ def _context(bank_id: int, heads: _Heads, since, n: int) -> dict[str, np.ndarray
             )
             counts = {bytes(h): c for h, c in cursor.fetchall()}
         cursor.execute(
-            f"SELECT member_id, count(*) FROM {Decision._meta.db_table} "
+            f"SELECT member_id::text, count(*) FROM {Decision._meta.db_table} "
             f"WHERE kind = {DecisionKind.APPLICATION} AND decided_at >= %s "
             "AND member_id = ANY(%s::uuid[]) GROUP BY member_id",
             [since, members],
@@ -281,6 +281,7 @@ def chunk_inputs(
         member_ids=[m for m, ok in zip(heads.member_ids, valid.tolist(), strict=True) if ok],
     )
     if levels:
+        levels = {str(member): level for member, level in levels.items()}
         for i, member in enumerate(heads.member_ids):
             found = levels.get(member)
             if found is not None and valid[i]:

@@ -46,8 +46,21 @@ def _fields(decision):
 
 
 def test_a_bank_job_decides_every_household_as_the_online_path_would(world, local_flow):  # noqa: F811
+    from common.clock import business_today
+    from risk.lists.models import RiskListEntry
+
     bank = world["province"]["bank1"]
     risk = world["staff"]["b1_risk"].user
+    listed = world["v1_households"][1]
+    RiskListEntry.objects.create(
+        owner=bank,
+        id_number=listed.head.id_number,
+        level="grey",
+        source="manual",
+        reason="测试",
+        status="active",
+        valid_from=business_today(),
+    )
     job = decision_job_create(product=world["product"], actor=risk, bank=bank, enqueue=False)
     assert job.households_total == 3
     job = decision_job_run(job_id=job.pk, size=2)  # two chunks
@@ -56,6 +69,8 @@ def test_a_bank_job_decides_every_household_as_the_online_path_would(world, loca
     assert job.approved + job.referred + job.rejected == 3
     batch = {d.household_id: d for d in Decision.objects.filter(job=job)}
     assert set(batch) == {h.pk for h in world["v1_households"]}
+    assert batch[listed.pk].list_level == 1
+    assert "LIST_GREY" in batch[listed.pk].reason_codes
     for household in world["v1_households"]:
         stored = batch[household.pk]
         assert stored.kind == DecisionKind.CAMPAIGN
