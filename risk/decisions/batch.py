@@ -123,7 +123,8 @@ def _scope_sql(job: DecisionJob) -> tuple[str, dict]:
     return "TRUE", {}
 
 
-def _chunk_households(job: DecisionJob, after, size: int) -> list[tuple]:
+def _chunk_households(job: DecisionJob, first: str, last: str) -> list[tuple]:
+    """The scope's households with ids in [first, last] that this job has not decided yet."""
     condition, params = _scope_sql(job)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -131,12 +132,28 @@ def _chunk_households(job: DecisionJob, after, size: int) -> list[tuple]:
             SELECT h.id::text, h.bank_id, v.branch_id, h.head_id::text
             FROM {Household._meta.db_table} h
             JOIN {Village._meta.db_table} v ON v.id = h.village_id
-            WHERE {condition} AND (%(after)s::uuid IS NULL OR h.id > %(after)s::uuid)
+            WHERE {condition} AND h.id BETWEEN %(first)s::uuid AND %(last)s::uuid
               AND NOT EXISTS (SELECT 1 FROM {Decision._meta.db_table} d
                               WHERE d.job_id = %(job)s AND d.household_id = h.id)
-            ORDER BY h.id LIMIT %(size)s
+            ORDER BY h.id
             """,
-            {**params, "after": after, "job": job.pk, "size": size},
+            {**params, "first": first, "last": last, "job": job.pk},
+        )
+        return cursor.fetchall()
+
+
+def _chunk_ranges(job: DecisionJob, size: int) -> list[tuple[str, str]]:
+    """``(first id, last id)`` of each run of ``size`` consecutive households of the scope."""
+    condition, params = _scope_sql(job)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT min(id::text), max(id::text)
+            FROM (SELECT h.id, (row_number() OVER (ORDER BY h.id) - 1) / %(size)s AS n
+                  FROM {Household._meta.db_table} h WHERE {condition}) AS numbered
+            GROUP BY n ORDER BY n
+            """,
+            {**params, "size": size},
         )
         return cursor.fetchall()
 
@@ -543,22 +560,63 @@ def _prepare_for_bank(job: DecisionJob, bank_id: int, cache: dict) -> Prepared:
     return cache[bank_id]
 
 
+def decision_job_start(*, job_id: int, size: int = CHUNK_SIZE, enqueue: bool = True):
+    """Mark the job running and split its scope into ranges of ``size`` consecutive households,
+    one Celery task each (enqueued after commit). A job already done returns no ranges; one
+    started before (a redelivered task, or a restart after a failure) is split again, and each
+    range decides only the households still without a decision in this job."""
+    with transaction.atomic():
+        job = DecisionJob.objects.select_for_update().get(pk=job_id)
+        if job.status == DecisionJob.Status.DONE:
+            return []
+        if job.status != DecisionJob.Status.RUNNING:
+            job.start()
+            job.started_at = timezone.now()
+            job.error = ""
+        ranges = _chunk_ranges(job, size)
+        job.chunks_total, job.chunks_done = len(ranges), 0
+        if not ranges:
+            job.finish()
+            job.finished_at = timezone.now()
+        job.save(
+            update_fields=[
+                "status",
+                "started_at",
+                "error",
+                "chunks_total",
+                "chunks_done",
+                "finished_at",
+            ]
+        )
+        if enqueue and ranges:
+            from risk.decisions.tasks import run_decision_chunk
+
+            transaction.on_commit(
+                lambda: [run_decision_chunk.delay(job_id, first, last) for first, last in ranges]
+            )
+    return ranges
+
+
 def decision_chunk_run(
     *,
-    job: DecisionJob,
-    after=None,
-    size: int = CHUNK_SIZE,
+    job_id: int,
+    first: str,
+    last: str,
     cache: dict | None = None,
     scorecards: Scorecards | None = None,
-) -> tuple[int, object]:
-    """Decide the next ``size`` households of the job after id ``after`` that have no decision
-    in it yet, in one transaction with the job's counts. Returns (households decided, last id)."""
+) -> int:
+    """Decide the households of the job's scope in ``[first, last]`` not yet decided in it, in
+    one transaction with the job's counts; the last chunk marks the job done. A redelivered
+    chunk finds nothing left to decide and changes nothing. Returns the households decided."""
     cache = {} if cache is None else cache
     scorecards = scorecards or Scorecards()
     with transaction.atomic():
-        rows = _chunk_households(job, after, size)
+        job = DecisionJob.objects.select_related("product", "created_by").get(pk=job_id)
+        if job.status != DecisionJob.Status.RUNNING:
+            return 0
+        rows = _chunk_households(job, first, last)
         if not rows:
-            return 0, None
+            return 0
         decided_at = timezone.now()
         counts = np.zeros(3, dtype=np.int64)
         by_bank: dict[int, list[tuple]] = {}
@@ -596,47 +654,37 @@ def decision_chunk_run(
             counts += np.bincount(result.outcome, minlength=3)[:3]
         approved, referred, rejected = (int(c) for c in counts)
         with connection.cursor() as cursor:
+            # One statement bumps the counts and, with the last chunk, finishes the job: chunks
+            # running at once in several workers never lose each other's counts.
             cursor.execute(
-                f"UPDATE {DecisionJob._meta.db_table} SET households_done = households_done + %s, "
-                "approved = approved + %s, referred = referred + %s, rejected = rejected + %s "
-                "WHERE id = %s",
-                [len(rows), approved, referred, rejected, job.pk],
+                f"""
+                UPDATE {DecisionJob._meta.db_table} SET households_done = households_done + %s,
+                    approved = approved + %s, referred = referred + %s,
+                    rejected = rejected + %s, chunks_done = chunks_done + 1,
+                    status = CASE WHEN chunks_done + 1 >= chunks_total THEN %s ELSE status END,
+                    finished_at = CASE WHEN chunks_done + 1 >= chunks_total THEN now()
+                                       ELSE finished_at END
+                WHERE id = %s
+                """,
+                [len(rows), approved, referred, rejected, DecisionJob.Status.DONE, job.pk],
             )
-        return len(rows), rows[-1][0]
+        return len(rows)
 
 
 def decision_job_run(*, job_id: int, size: int = CHUNK_SIZE) -> DecisionJob:
-    """Run a job to the end, chunk by chunk (safe to run again: it resumes)."""
-    with transaction.atomic():
-        job = DecisionJob.objects.select_for_update().select_related("product").get(pk=job_id)
-        if job.status == DecisionJob.Status.DONE:
-            return job
-        if job.status != DecisionJob.Status.RUNNING:
-            job.start()
-            job.started_at = timezone.now()
-            job.error = ""
-            job.save(update_fields=["status", "started_at", "error"])
+    """The whole job in this process, chunk after chunk (``seed_demo``, tests, a command)."""
+    ranges = decision_job_start(job_id=job_id, size=size, enqueue=False)
     cache: dict = {}
     scorecards = Scorecards()
-    after = None
     try:
-        while True:
-            done, last = decision_chunk_run(
-                job=job, after=after, size=size, cache=cache, scorecards=scorecards
+        for first, last in ranges:
+            decision_chunk_run(
+                job_id=job_id, first=first, last=last, cache=cache, scorecards=scorecards
             )
-            if not done:
-                break
-            after = last
     except Exception as exc:
-        decision_job_fail(job_id=job.pk, error=f"{type(exc).__name__}: {exc}")
+        decision_job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
         raise
-    with transaction.atomic():
-        job = DecisionJob.objects.select_for_update().get(pk=job_id)
-        if job.status == DecisionJob.Status.RUNNING:
-            job.finish()
-            job.finished_at = timezone.now()
-            job.save(update_fields=["status", "finished_at"])
-    return job
+    return DecisionJob.objects.get(pk=job_id)
 
 
 @transaction.atomic
@@ -647,3 +695,16 @@ def decision_job_fail(*, job_id: int, error: str) -> None:
         job.error = error[:2000]
         job.finished_at = timezone.now()
         job.save(update_fields=["status", "error", "finished_at"])
+
+
+@transaction.atomic
+def decision_job_purge(*, job_id: int) -> int:
+    """Delete a job's decisions: the one way decisions leave the table (the trigger refuses
+    any other UPDATE or DELETE), for archive retention (档案留存) past the bank's keeping period
+    and for benchmark runs. Returns the decisions deleted."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL risk.decision_purge = 'on'")
+        cursor.execute(f"DELETE FROM {Decision._meta.db_table} WHERE job_id = %s", [job_id])
+        deleted = cursor.rowcount
+        cursor.execute("SET LOCAL risk.decision_purge = 'off'")
+    return deleted

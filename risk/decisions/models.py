@@ -153,6 +153,8 @@ class DecisionJob(models.Model):
     status = FSMField("状态", max_length=10, choices=Status.choices, default=Status.PENDING)
     households_total = models.PositiveIntegerField("农户数", default=0)
     households_done = models.PositiveIntegerField("已决策", default=0)
+    chunks_total = models.PositiveIntegerField("分块数", default=0)
+    chunks_done = models.PositiveIntegerField("已完成分块", default=0)
     approved = models.PositiveIntegerField("通过", default=0)
     referred = models.PositiveIntegerField("转人工", default=0)
     rejected = models.PositiveIntegerField("拒绝", default=0)

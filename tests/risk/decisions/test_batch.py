@@ -9,7 +9,9 @@ from django.core.exceptions import PermissionDenied
 from risk.decisions.batch import (
     decision_chunk_run,
     decision_job_create,
+    decision_job_purge,
     decision_job_run,
+    decision_job_start,
     ids_valid,
 )
 from risk.decisions.models import Decision, DecisionJob, DecisionKind
@@ -84,14 +86,37 @@ def test_running_a_job_again_adds_nothing(world, local_flow):  # noqa: F811
     job = decision_job_create(
         product=world["product"], actor=world["staff"]["b1_risk"].user, bank=bank, enqueue=False
     )
-    decision_job_run(job_id=job.pk)
-    # A redelivered task after the job finished, and a chunk run for the same job, add nothing.
-    decision_job_run(job_id=job.pk)
+    ranges = decision_job_start(job_id=job.pk, size=2, enqueue=False)
+    assert len(ranges) == 2
+    first, last = ranges[0]
+    assert decision_chunk_run(job_id=job.pk, first=first, last=last) == 2
+    # A redelivered chunk finds nothing left; the job is not done until the other chunk runs.
+    assert decision_chunk_run(job_id=job.pk, first=first, last=last) == 0
     job.refresh_from_db()
-    assert decision_chunk_run(job=job) == (0, None)
+    assert (job.status, job.chunks_done, job.households_done) == ("running", 1, 2)
+    assert decision_chunk_run(job_id=job.pk, first=ranges[1][0], last=ranges[1][1]) == 1
+    job.refresh_from_db()
+    assert (job.status, job.households_done) == ("done", 3)
+    assert decision_job_start(job_id=job.pk, enqueue=False) == []  # a redelivered job task
     assert Decision.objects.filter(job=job).count() == 3
-    job.refresh_from_db()
-    assert job.households_done == 3
+
+
+def test_only_the_purge_removes_a_jobs_decisions(world, local_flow):  # noqa: F811
+    from django.db import connection, transaction
+    from django.db.utils import InternalError
+
+    bank = world["province"]["bank1"]
+    job = decision_job_create(
+        product=world["product"], actor=world["staff"]["b1_risk"].user, bank=bank, enqueue=False
+    )
+    decision_job_run(job_id=job.pk)
+    with pytest.raises(InternalError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM risk_decision WHERE job_id = %s", [job.pk])
+    assert decision_job_purge(job_id=job.pk) == 3
+    assert not Decision.objects.filter(job=job).exists()
+    kept = decision_make(household=world["v1_households"][0], product=world["product"])
+    with pytest.raises(InternalError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM risk_decision WHERE id = %s", [kept.pk])  # leave has ended
 
 
 def test_an_account_manager_cannot_start_a_bank_job(world, local_flow):  # noqa: F811
