@@ -32,7 +32,6 @@ from common import pii
 from common.clock import business_today
 from org.models import Institution
 from org.tenancy import scope_for
-from products.selectors import product_terms_effective
 from risk.bulk_scoring import Scorecards
 from risk.decisions.definition import EXTERNAL, LIMIT, PRICING
 from risk.decisions.engine import (
@@ -46,8 +45,7 @@ from risk.decisions.engine import (
 )
 from risk.decisions.inputs import layout_id, snapshot_matrix
 from risk.decisions.models import Decision, DecisionJob, DecisionKind
-from risk.decisions.selectors import strategy_version_effective
-from risk.decisions.services import Prepared, external_columns_empty, strategy_prepare
+from risk.decisions.services import Prepared, external_columns_empty, prepared_for
 from risk.external_features import CONTEXT_FEATURE_NAMES, EXTERNAL_FEATURE_NAMES
 from risk.features import FEATURE_NAMES, features_frame
 from risk.models import HouseholdFeatures
@@ -544,18 +542,8 @@ def decisions_copy(
 
 def _prepare_for_bank(job: DecisionJob, bank_id: int, cache: dict) -> Prepared:
     if bank_id not in cache:
-        terms = product_terms_effective(
-            product=job.product, on_date=job.decision_date, bank_id=bank_id
-        )
-        version = strategy_version_effective(
+        cache[bank_id] = prepared_for(
             product=job.product, bank_id=bank_id, on_date=job.decision_date
-        )
-        if version is None:
-            raise ValidationError(
-                {"product": f"产品“{job.product.name}”在 {job.decision_date} 没有生效的决策流"}
-            )
-        cache[bank_id] = strategy_prepare(
-            version=version, bank_id=bank_id, terms=terms, on_date=job.decision_date
         )
     return cache[bank_id]
 
