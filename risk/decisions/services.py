@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from common.clock import business_today
@@ -430,7 +430,7 @@ def _decide(
         pricing_ran=prepared.flow.first(PRICING) is not None,
     )
     inputs = applicant.inputs
-    return Decision.objects.create(
+    return _insert(
         kind=kind,
         bank_id=bank_id,
         branch_id=household.village.branch_id if household.village_id else None,
@@ -459,6 +459,27 @@ def _decide(
         device_id=device_id or "",
         **fields,
     )
+
+
+def _insert(**values) -> Decision:
+    """One INSERT, the row built here rather than by ``Model.save``, whose per-field preparation
+    was a tenth of a decision's time; the instance returned is the row written."""
+    decision = Decision(**values)
+    columns, params = [], []
+    for field in Decision._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(field.column)
+        params.append(field.get_db_prep_save(getattr(decision, field.attname), connection))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Decision._meta.db_table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id",
+            params,
+        )
+        decision.pk = cursor.fetchone()[0]
+    decision._state.adding = False
+    return decision
 
 
 def decision_make(
