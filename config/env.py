@@ -6,6 +6,7 @@ with a message that names the variable, not surface later as a confusing runtime
 
 from __future__ import annotations
 
+import json
 import os
 import zoneinfo
 from urllib.parse import urlparse
@@ -42,6 +43,20 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(
         f"{name}={value!r} is not a boolean; use one of 1/0, true/false, yes/no, on/off"
     )
+
+
+def env_json(name: str, default: dict) -> dict:
+    """A JSON object from the environment (e.g. a provider configuration)."""
+    value = _raw(name)
+    if value is None or value == "":
+        return default
+    try:
+        parsed = json.loads(value)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name} is not valid JSON: {error}") from None
+    if not isinstance(parsed, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object")
+    return parsed
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

@@ -23,6 +23,7 @@ from config.env import (
     env_bool,
     env_choice,
     env_int,
+    env_json,
     env_list,
     env_str,
     env_timezone,
@@ -156,6 +157,9 @@ RISK_PREPARED_FEATURE_QUERY = env_bool("RISK_PREPARED_FEATURE_QUERY", default=Tr
 # A scorecard trained on synthetic data may be a champion (and score real households) only where
 # this is on: development's demo champions are synthetic; production keeps them in draft/sandbox.
 RISK_ALLOW_SYNTHETIC_CHAMPION = env_bool("RISK_ALLOW_SYNTHETIC_CHAMPION", default=not PRODUCTION)
+# External data providers (risk.providers.registry), JSON: {source: {"class": dotted path,
+# "timeout_seconds": s, "ttl_seconds": s, "options": {...}}}; sources not named use the sandbox.
+RISK_EXTERNAL_PROVIDERS = env_json("RISK_EXTERNAL_PROVIDERS", default={})
 
 # --- Personal data at rest (common.pii) ------------------------------------------------------
 # ID numbers and phones are stored encrypted (AES-SIV) and found through a keyed hash. Production

@@ -36,6 +36,7 @@ from risk.models import (
     ScoringSegment,
 )
 from risk.pricing import admin as pricing_admin  # noqa: F401  (limit and pricing models, 试算)
+from risk.providers import admin as providers_admin  # noqa: F401  (external data call log)
 from risk.rules import admin as rules_admin  # noqa: F401  (rules, rule sets, derived features)
 from risk.scoring import check_grade_cutoffs
 from risk.services import BATCH_PERMISSION, scoring_job_start

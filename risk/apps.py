@@ -11,6 +11,7 @@ class RiskConfig(AppConfig):
         from risk.batch_tasks import register_schedules
         from risk.decisions import setup as decisions_setup
         from risk.lists import setup as lists_setup
+        from risk.providers import checks as providers_checks  # noqa: F401  (system checks)
         from risk.reference import ensure_after_migrate
         from risk.tasks import register_schedules as register_grading_schedules
 

@@ -30,6 +30,7 @@ from risk.pricing.models import (
     PricingModelChange,
     PricingModelVersion,
 )
+from risk.providers.models import ProviderCacheEntry, ProviderCall
 from risk.rules.models import (
     Rule,
     RuleSet,
@@ -54,6 +55,8 @@ __all__ = [
     "PricingModel",
     "PricingModelChange",
     "PricingModelVersion",
+    "ProviderCacheEntry",
+    "ProviderCall",
     "RiskListEntry",
     "RiskListEntryChange",
     "Rule",
