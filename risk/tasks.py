@@ -11,6 +11,7 @@ from common.schedules import DefaultSchedule, register_default
 # with workers, which discover each app's ``tasks`` module only.
 from risk import batch_tasks  # noqa: F401
 from risk.batch_tasks import TRANSIENT_ERRORS
+from risk.decisions import report_tasks  # noqa: F401  (back-tests)
 
 NIGHTLY_RATING_TASK = "risk.tasks.rate_changed_households"
 

@@ -6,6 +6,7 @@ from risk.decisions.models import (
     StrategyChange,
     StrategyVersion,
 )
+from risk.decisions.report_models import Backtest, BacktestChange, RejectionStatistics
 from risk.derived_features.models import DerivedFeature, DerivedFeatureVersion
 from risk.lists.models import RiskListEntry, RiskListEntryChange
 from risk.models.features import HouseholdFeatures
@@ -41,6 +42,8 @@ from risk.rules.models import (
 )
 
 __all__ = [
+    "Backtest",
+    "BacktestChange",
     "Decision",
     "DecisionJob",
     "DecisionLayout",
@@ -57,6 +60,7 @@ __all__ = [
     "PricingModelVersion",
     "ProviderCacheEntry",
     "ProviderCall",
+    "RejectionStatistics",
     "RiskListEntry",
     "RiskListEntryChange",
     "Rule",

@@ -154,6 +154,7 @@ def _bank_kit(kit: dict, bank: Institution, village, manager: Staff, make_produc
     )
     _rules_kit(kit, bank, tag)
     _pricing_kit(kit, bank, tag)
+    _reports_kit(kit, bank)
     kit["villages.PersonalDataAccess"] = _personal_data_access(kit, manager)
 
 
@@ -223,6 +224,53 @@ def _pricing_kit(kit: dict, bank: Institution, tag: str) -> None:
         parameters=defaults.PRICING_PARAMETERS,
     )
     kit["risk.PricingModel"] = pricing.model
+
+
+def _reports_kit(kit: dict, bank: Institution) -> None:
+    """A back-test of the bank's decisions, and a rejected decision of the bank (the rejection
+    statistics' entry in the admin is a proxy of decisions). The decision is written as the
+    engine writes one: decisions are inserted, never changed."""
+    from common.clock import business_today
+    from risk.decisions.backtest import backtest_create
+    from risk.decisions.inputs import LAYOUT_NAMES, layout_id
+    from risk.decisions.models import Decision
+    from risk.decisions.services import strategy_defaults_ensure
+
+    strategy = strategy_defaults_ensure()
+    today = business_today()
+    kit["risk.Backtest"] = backtest_create(
+        actor=None,
+        candidate=strategy,
+        period_from=today,
+        period_to=today,
+        bank=bank,
+        enqueue=False,
+    )
+    product = kit["products.Product"]
+    version = kit["products.ProductVersion"]
+    kit["risk.RejectionStatistics"] = Decision.objects.create(
+        kind=1,
+        bank=bank,
+        household=kit["villages.Household"],
+        product=product,
+        product_version=version,
+        product_chain=[version.pk],
+        strategy_version=strategy,
+        decision_date=today,
+        decided_at=timezone.now(),
+        outcome="reject",
+        primary_reason="LIST_PROHIBIT",
+        reason_source="list",
+        reason_codes=["LIST_PROHIBIT"],
+        approval_levels=[],
+        rule_set_versions=[],
+        rule_hits=[],
+        list_level=3,
+        list_entries=[],
+        provider_problems=[],
+        layout_id=layout_id(),
+        inputs=bytes(8 * len(LAYOUT_NAMES)),
+    )
 
 
 def _personal_data_access(kit: dict, manager: Staff):
