@@ -29,10 +29,10 @@ def main() -> int:
     call_command("migrate", verbosity=0, interactive=False)
     call_command("seed_demo", verbosity=0)
 
-    from bench import api_bench, import_bench, scoring_bench
+    from bench import api_bench, decision_bench, import_bench, scoring_bench
 
     rows = []
-    for module in (api_bench, import_bench, scoring_bench):
+    for module in (api_bench, import_bench, scoring_bench, decision_bench):
         rows.extend(module.run(quick=args.quick))
 
     width = max(len(row["name"]) for row in rows)

@@ -183,6 +183,9 @@ def seed_risk() -> list[DemoLogin]:
             challenger = _train(segment, modeller, CHALLENGER_SETTINGS, population)
             scorecard_submit(scorecard=challenger, actor=modeller.user, shadow_percent=50)
     _score_demo_households(modeller)
+    from risk.decisions.demo import seed_decisions
+
+    seed_decisions()  # the demo banks' households through the default strategy
     if not MonitoringRun.objects.exists():
         monitoring_run_all()
     return [login]
