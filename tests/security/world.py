@@ -235,7 +235,13 @@ def _reports_kit(kit: dict, bank: Institution) -> None:
     from risk.decisions.inputs import LAYOUT_NAMES, layout_id
     from risk.decisions.models import Decision
     from risk.decisions.services import strategy_defaults_ensure
+    from risk.pricing.services import pricing_defaults_ensure
+    from risk.rules.services import rules_seed_catalogue
 
+    # The seeded rows the default strategy names, ensured: a test that empties the tables before
+    # this one takes the migrations' copies away.
+    rules_seed_catalogue()
+    pricing_defaults_ensure()
     strategy = strategy_defaults_ensure()
     today = business_today()
     kit["risk.Backtest"] = backtest_create(

@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from common.clock import business_today
 from risk.decisions.backtest import backtest_create, backtest_run
-from risk.decisions.models import Decision
+from risk.decisions.models import Decision, StrategyVersion
 from risk.decisions.report_models import Backtest, BacktestChange
 from risk.decisions.services import (
     decision_make,
@@ -90,7 +90,9 @@ def history(world, local_flow):  # noqa: F811
 
 def _candidate(world, local_flow, *, reject_grades=("C",), refer_grades=()):  # noqa: F811
     fed = world["staff"]["fed_admin"].user
-    draft = strategy_version_derive(strategy=local_flow.model, actor=fed)
+    draft = StrategyVersion.objects.filter(
+        model=local_flow.model, status="draft"
+    ).first() or strategy_version_derive(strategy=local_flow.model, actor=fed)
     definition = {
         **LOCAL_FLOW,
         "nodes": [
@@ -503,3 +505,28 @@ def test_another_banks_back_test_is_not_found_and_the_form_names_the_field(world
     assert answer.status_code == 200
     assert "结束日期不能早于开始日期" in answer.content.decode()
     assert Backtest.objects.count() == 1
+
+
+def test_the_list_and_the_report_read_a_fixed_number_of_queries(world, history):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = _client(world["staff"]["fed_admin"].user)
+    fewer = _candidate(world, history["flow"], reject_grades=("C", "A"))
+    first = _run(fewer)
+
+    def queries(url) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured.captured_queries)
+
+    listing = reverse("admin:risk_backtest_changelist")
+    one = queries(listing)
+    more = _candidate(world, history["flow"], reject_grades=("C", "A"), refer_grades=("AA",))
+    second = _run(more)
+    _run(history["flow"])
+    assert queries(listing) == one
+    assert second.changed > first.changed
+    assert queries(reverse("admin:risk_backtest_change", args=[second.pk])) == queries(
+        reverse("admin:risk_backtest_change", args=[first.pk])
+    )
