@@ -22,9 +22,17 @@ def seed_decisions() -> None:
     from org.models import Staff
     from risk.lists.services import risk_list_entry_add_automatic
 
+    from risk.decisions.services import strategy_defaults_ensure
+    from risk.pricing.services import pricing_defaults_ensure
+    from risk.rules.services import rules_seed_catalogue
+
     product = Product.objects.filter(code=PRODUCT).first()
     if product is None:
         return
+    # Seeded by migrations, but a database emptied since (a flushing test) has lost them.
+    rules_seed_catalogue()
+    pricing_defaults_ensure()
+    strategy_defaults_ensure()
     banks = Institution.objects.banks().filter(code__in=[code for code, *_ in DEMO_BANKS])
     for bank in banks:
         households = Household.objects.filter(bank=bank, head__isnull=False).select_related(

@@ -225,7 +225,11 @@ class Decision(models.Model):
     id = models.BigAutoField(primary_key=True)
     kind = models.PositiveSmallIntegerField("类型", choices=DecisionKind.choices)
     bank = models.ForeignKey(
-        Institution, on_delete=models.PROTECT, related_name="+", verbose_name="法人行社"
+        Institution,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="法人行社",
+        db_index=False,  # decision_bank_date_idx leads with it
     )
     branch = models.ForeignKey(
         Institution,

@@ -155,6 +155,7 @@ def _bank_kit(kit: dict, bank: Institution, village, manager: Staff, make_produc
     _rules_kit(kit, bank, tag)
     _pricing_kit(kit, bank, tag)
     _reports_kit(kit, bank)
+    _providers_kit(kit, bank)
     kit["villages.PersonalDataAccess"] = _personal_data_access(kit, manager)
 
 
@@ -224,6 +225,23 @@ def _pricing_kit(kit: dict, bank: Institution, tag: str) -> None:
         parameters=defaults.PRICING_PARAMETERS,
     )
     kit["risk.PricingModel"] = pricing.model
+
+
+def _providers_kit(kit: dict, bank: Institution) -> None:
+    """An external data call of the bank (the sandbox answering for its first household's head)."""
+    from risk.providers.base import Subject
+    from risk.providers.models import ProviderCall
+    from risk.providers.services import external_data_fetch
+
+    head = kit["villages.Household"].head
+    external_data_fetch(
+        bank_id=bank.pk,
+        subject=Subject(head.id_number),
+        purpose="application",
+        sources=["court"],
+        household_id=kit["villages.Household"].pk,
+    )
+    kit["risk.ProviderCall"] = ProviderCall.objects.filter(bank=bank).latest("id")
 
 
 def _reports_kit(kit: dict, bank: Institution) -> None:
