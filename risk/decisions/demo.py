@@ -20,9 +20,8 @@ COURT_RULE = "COURT_DISHONEST_SYNC"
 
 def seed_decisions() -> None:
     from org.models import Staff
-    from risk.lists.services import risk_list_entry_add_automatic
-
     from risk.decisions.services import strategy_defaults_ensure
+    from risk.lists.services import risk_list_entry_add_automatic
     from risk.pricing.services import pricing_defaults_ensure
     from risk.rules.services import rules_seed_catalogue
 
