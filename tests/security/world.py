@@ -156,6 +156,7 @@ def _bank_kit(kit: dict, bank: Institution, village, manager: Staff, make_produc
     _pricing_kit(kit, bank, tag)
     _reports_kit(kit, bank)
     _providers_kit(kit, bank)
+    _decisions_kit(kit, bank, tag)
     kit["villages.PersonalDataAccess"] = _personal_data_access(kit, manager)
 
 
@@ -225,6 +226,33 @@ def _pricing_kit(kit: dict, bank: Institution, tag: str) -> None:
         parameters=defaults.PRICING_PARAMETERS,
     )
     kit["risk.PricingModel"] = pricing.model
+
+
+def _decisions_kit(kit: dict, bank: Institution, tag: str) -> None:
+    """A bank's own decision flow (a draft), a campaign batch job, and its decision (the one
+    the reports kit wrote)."""
+    from django.contrib.auth import get_user_model
+
+    from risk.decisions.batch import decision_job_create
+    from risk.decisions.definition import default_definition
+    from risk.decisions.services import strategy_create
+
+    root, _ = get_user_model().objects.get_or_create(
+        username="matrix_pricing_root", defaults={"is_superuser": True, "is_staff": True}
+    )
+    kit["risk.StrategyVersion"] = version = strategy_create(
+        actor=root,
+        owner=bank,
+        code=f"MATRIX-FLOW-{tag}",
+        name=f"{tag}决策流",
+        definition=default_definition(),
+        is_default=False,
+    )
+    kit["risk.Strategy"] = version.model
+    kit["risk.DecisionJob"] = decision_job_create(
+        product=kit["products.Product"], actor=None, bank=bank, enqueue=False
+    )
+    kit["risk.Decision"] = kit["risk.RejectionStatistics"]
 
 
 def _providers_kit(kit: dict, bank: Institution) -> None:
@@ -372,6 +400,11 @@ def build_world(province, villages, make_product) -> World:
         scoring_chunk_run(chunk_id=chunk_id, refresh_features=True)
     world.unassigned["risk.HouseholdScore"] = third_households[0].scores.order_by("pk").first()
     world.unassigned["risk.HouseholdFeatures"] = getattr(third_households[0], "features", None)
+    from risk.decisions.services import decision_make
+
+    world.unassigned["risk.Decision"] = decision_make(
+        household=third_households[0], product=world.own["products.Product"]
+    )
 
     attacker = staff_create(
         username=BANK1_ATTACKER,
