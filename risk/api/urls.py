@@ -1,6 +1,6 @@
 """Mounted at /api/v1/ by config.api_urls."""
 
-from django.urls import path
+from django.urls import include, path
 
 from risk.api import views
 
@@ -12,4 +12,5 @@ urlpatterns = [
     ),
     path("risk/scoring-jobs/", views.ScoringJobListView.as_view(), name="scoring-jobs"),
     path("risk/scoring-jobs/<uuid:pk>/", views.ScoringJobView.as_view(), name="scoring-job"),
+    path("", include("risk.decisions.api.urls")),
 ]

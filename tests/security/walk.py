@@ -151,6 +151,23 @@ API_CASES: dict[str, list[ApiCase]] = {
     "/api/v1/households/{id}/score/": [
         ApiCase("villages.Household", lambda t, o: {"id": _pk(t, "villages.Household")})
     ],
+    "/api/v1/households/{id}/decisions/": [
+        ApiCase(
+            "villages.Household",
+            lambda t, o: {"id": _pk(t, "villages.Household")},
+            lambda o: {"product": o["products.Product"].pk},
+        )
+    ],
+    "/api/v1/households/{id}/decisions/what-if/": [
+        ApiCase(
+            "villages.Household",
+            lambda t, o: {"id": _pk(t, "villages.Household")},
+            lambda o: {"product": o["products.Product"].pk},
+        )
+    ],
+    "/api/v1/decisions/{id}/": [
+        ApiCase("risk.Decision", lambda t, o: {"id": _pk(t, "risk.Decision")})
+    ],
     "/api/v1/members/{id}/": [
         ApiCase("villages.Member", lambda t, o: {"id": _pk(t, "villages.Member")}, _member_body)
     ],

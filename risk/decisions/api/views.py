@@ -1,0 +1,114 @@
+"""Decisions over the API: an application decided now (``decision_make``), an account manager's
+what-if (``decision_what_if``: stored, marked, never used for a line), a decision's detail.
+Permission first; another bank's household, product or decision is a 404 or a named 400."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.api.errors import service_errors
+from common.idempotency import idempotent
+from org.api.mixins import BankDataWritable
+from org.tenancy import scope_queryset
+from products.models import Product
+from risk.decisions.api import serializers as s
+from risk.decisions.models import Decision
+from risk.decisions.services import decision_make, decision_what_if
+from villages.models import Household, Member
+
+
+class MayDecide(BasePermission):
+    message = "没有发起决策的权限"
+
+    def has_permission(self, request, view) -> bool:
+        return request.user.has_perm("risk.add_decision")
+
+
+class MayViewDecisions(BasePermission):
+    message = "没有查看决策的权限"
+
+    def has_permission(self, request, view) -> bool:
+        return request.user.has_perm("risk.view_decision")
+
+
+def _subject(request, pk, data):
+    household = get_object_or_404(
+        scope_queryset(Household.objects.select_related("head", "village"), request.user), pk=pk
+    )
+    product = Product.objects.visible_to_bank(household.bank_id).filter(pk=data["product"]).first()
+    if product is None:
+        raise ValidationError({"product": "产品不存在或不适用于该农户所在行社"})
+    member = None
+    if data.get("member"):
+        member = Member.objects.filter(pk=data["member"], household=household).first()
+        if member is None:
+            raise ValidationError({"member": "申请人不是该农户的成员"})
+    return household, product, member
+
+
+@extend_schema(tags=["risk"])
+class HouseholdDecisionView(APIView):
+    """Decide an application of this household now; send an ``Idempotency-Key`` from the PAD
+    (a resend returns the first decision instead of deciding again)."""
+
+    permission_classes = [IsAuthenticated, MayDecide, BankDataWritable]
+
+    @extend_schema(request=s.DecideInput, responses={201: s.DecisionSerializer})
+    @idempotent(required=False)
+    def post(self, request, pk):
+        data = s.DecideInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        household, product, member = _subject(request, pk, data.validated_data)
+        with service_errors():
+            decision = decision_make(
+                household=household,
+                product=product,
+                actor=request.user,
+                member=member,
+                requested_amount=data.validated_data.get("requested_amount"),
+                device_id=data.validated_data.get("device_id", ""),
+            )
+        return Response(s.DecisionSerializer(decision).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["risk"])
+class HouseholdWhatIfView(APIView):
+    """试算: what the strategy would decide now; stored and marked, never used for a line."""
+
+    permission_classes = [IsAuthenticated, MayDecide, BankDataWritable]
+
+    @extend_schema(request=s.WhatIfInput, responses={201: s.DecisionSerializer})
+    @idempotent(required=False)
+    def post(self, request, pk):
+        data = s.WhatIfInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        household, product, member = _subject(request, pk, data.validated_data)
+        with service_errors():
+            decision = decision_what_if(
+                household=household,
+                product=product,
+                actor=request.user,
+                member=member,
+                requested_amount=data.validated_data.get("requested_amount"),
+            )
+        return Response(s.DecisionSerializer(decision).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["risk"])
+class DecisionDetailView(APIView):
+    """A decision with its reasons in Chinese, amounts, approval levels and versions."""
+
+    permission_classes = [IsAuthenticated, MayViewDecisions]
+
+    @extend_schema(responses={200: s.DecisionSerializer})
+    def get(self, request, pk):
+        queryset = scope_queryset(
+            Decision.objects.select_related("strategy_version__model"), request.user
+        )
+        return Response(s.DecisionSerializer(get_object_or_404(queryset, pk=pk)).data)
