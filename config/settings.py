@@ -160,6 +160,9 @@ RISK_ALLOW_SYNTHETIC_CHAMPION = env_bool("RISK_ALLOW_SYNTHETIC_CHAMPION", defaul
 # External data providers (risk.providers.registry), JSON: {source: {"class": dotted path,
 # "timeout_seconds": s, "ttl_seconds": s, "options": {...}}}; sources not named use the sandbox.
 RISK_EXTERNAL_PROVIDERS = env_json("RISK_EXTERNAL_PROVIDERS", default={})
+# The production profile warns (risk.W101) while a source still answers from the sandbox, unless
+# this says so on purpose (a pilot or training environment on production settings).
+RISK_SANDBOX_PROVIDERS_ACCEPTED = env_bool("RISK_SANDBOX_PROVIDERS_ACCEPTED", default=False)
 
 # --- Personal data at rest (common.pii) ------------------------------------------------------
 # ID numbers and phones are stored encrypted (AES-SIV) and found through a keyed hash. Production

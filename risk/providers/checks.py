@@ -43,7 +43,11 @@ def check_providers(app_configs=None, **kwargs):
                 or (key == "timeout_seconds" and value == 0)
             ):
                 problems.append(Error(f"{where}：{key} 必须是正数", id="risk.E105"))
-        if cls.sandbox and getattr(settings, "PRODUCTION", False):
+        if (
+            cls.sandbox
+            and getattr(settings, "PRODUCTION", False)
+            and not settings.RISK_SANDBOX_PROVIDERS_ACCEPTED
+        ):
             problems.append(
                 Warning(
                     f"{where}：生产环境使用的是沙箱数据源 {cls.label}，请配置真实接口",
