@@ -42,6 +42,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
 
 import numpy as np
@@ -183,43 +184,46 @@ class _Packing:
             return f"{body:0{self.length - 1}d}" + ("X" if last == 10 else str(last))
         return f"{number:0{self.length}d}"
 
-    def pack_column(self, values: list) -> tuple[list[int], np.ndarray]:
-        """Positions of the canonical values among ``values`` and their numbers, computed on
-        arrays (a million ID numbers in a fraction of a second)."""
-        positions = None
-        try:  # the usual column: every value a string of the right length, all ASCII
-            if set(map(len, values)) == {self.length}:
-                raw = "".join(values).encode("utf-8")
-                if len(raw) == len(values) * self.length:
-                    positions = range(len(values))
+    def pack_column(self, values: list) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of the canonical values among ``values`` (an array) and their numbers,
+        computed on arrays (a million ID numbers in a fraction of a second)."""
+        try:
+            lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
         except TypeError:  # a None among them
-            pass
-        if positions is None:
-            positions = [i for i, v in enumerate(values) if v and len(v) == self.length]
-            raw = "".join([values[i] for i in positions]).encode("utf-8")
-        if not positions:
-            return [], np.zeros(0, dtype=np.uint64)
+            lengths = np.fromiter((len(v or "") for v in values), dtype=np.int64, count=len(values))
+        fits = lengths == self.length
+        if fits.all():
+            positions, chosen = np.arange(len(values)), values
+        else:
+            positions, chosen = np.flatnonzero(fits), list(compress(values, fits.tolist()))
+        if not len(positions):
+            return positions, np.zeros(0, dtype=np.uint64)
+        raw = "".join(chosen).encode("utf-8")
         if len(raw) != len(positions) * self.length:  # a non-ASCII character somewhere
-            numbers = [(i, self.pack(values[i])) for i in positions]
+            numbers = [(i, self.pack(values[i])) for i in positions.tolist()]
             kept = [(i, n) for i, n in numbers if n is not None]
-            return [i for i, _ in kept], np.array([n for _, n in kept], dtype=np.uint64)
+            return (
+                np.array([i for i, _ in kept], dtype=np.int64),
+                np.array([n for _, n in kept], dtype=np.uint64),
+            )
         digits = np.frombuffer(raw, dtype=np.uint8).reshape(-1, self.length) - np.uint8(48)
         body = digits[:, :-1] if self.check_digit else digits
         ok = (body <= 9).all(axis=1)
-        last = digits[:, -1]
+        if not self.check_digit:
+            ok &= body[:, 0] == 1
+        # Horner's rule a digit column at a time: one pass over the column per digit, where a
+        # product with a row of powers and a sum along each row cost three times as much.
+        numbers = body[:, 0].astype(np.uint64)
+        for k in range(1, body.shape[1]):
+            numbers *= np.uint64(10)
+            numbers += body[:, k]
         if self.check_digit:
+            last = digits[:, -1]
             is_x = last == np.uint8(ord("X") - 48)
             ok &= (last <= 9) | is_x
-            last_value = np.where(is_x, 10, last).astype(np.uint64)
-        else:
-            ok &= body[:, 0] == 1
-        powers = 10 ** np.arange(body.shape[1] - 1, -1, -1, dtype=np.uint64)
-        numbers = (body.astype(np.uint64) * powers).sum(axis=1, dtype=np.uint64)
-        if self.check_digit:
-            numbers = numbers * np.uint64(11) + last_value
+            numbers = numbers * np.uint64(11) + np.where(is_x, 10, last).astype(np.uint64)
         if not ok.all():
-            positions = [p for p, good in zip(positions, ok.tolist(), strict=True) if good]
-            numbers = numbers[ok]
+            positions, numbers = positions[ok], numbers[ok]
         return positions, numbers
 
 
@@ -240,12 +244,6 @@ def _ecb(key: bytes, data: bytes, *, decrypt: bool = False) -> bytes:
     cipher = Cipher(algorithms.AES(key), modes.ECB())
     work = cipher.decryptor() if decrypt else cipher.encryptor()
     return work.update(data) + work.finalize()
-
-
-def _hex_pieces(data: bytes, width: int, prefix: str) -> list[str]:
-    text = data.hex()
-    step = width * 2
-    return [prefix + text[i : i + step] for i in range(0, len(text), step)]
 
 
 def _purpose_bytes(purpose: str) -> bytes:
@@ -374,81 +372,103 @@ class ColumnCrypto:
     def hash(self, value: str) -> bytes:
         return blind_index(value, self.purpose)
 
+    def hash_blocks(self, values: list) -> tuple[np.ndarray, np.ndarray]:
+        """Each value's keyed hash as a row of a ``(len(values), HASH_BYTES)`` byte matrix, and
+        which rows hold one (an empty value or None has none; its row is zeros). For a column
+        of ID numbers this is one AES call and a few array operations: 350,000 in about 40 ms,
+        where building the hex text value by value took three times as long."""
+        matrix = np.zeros((len(values), HASH_BYTES), dtype=np.uint8)
+        present = np.zeros(len(values), dtype=bool)
+        if self._packing is not None:
+            positions, numbers = self._packing.pack_column(values)
+            if len(positions):
+                rows = slice(None) if len(positions) == len(values) else np.asarray(positions)
+                hashed = _ecb(self._index_key, _blocks(numbers))
+                matrix[rows] = np.frombuffer(hashed, dtype=np.uint8).reshape(-1, HASH_BYTES)
+                present[rows] = True
+        if not present.all():
+            copy = self._keyed.copy
+            for i in np.flatnonzero(~present).tolist():
+                if values[i]:
+                    state = copy()
+                    state.update(values[i].encode())
+                    matrix[i] = np.frombuffer(state.digest(), dtype=np.uint8)
+                    present[i] = True
+        return matrix, present
+
+    def ciphertext_blocks(self, values: list) -> tuple[np.ndarray, np.ndarray]:
+        """Each value's ciphertext as a row of a byte matrix, and its length (0 for an empty
+        value or None): ``PACKED_BYTES`` wide when every value is canonical or empty, else as
+        wide as the longest AES-SIV ciphertext (a shorter one padded with zeros after its
+        length)."""
+        width = PACKED_BYTES
+        matrix = np.zeros((len(values), width), dtype=np.uint8)
+        lengths = np.zeros(len(values), dtype=np.int64)
+        if self._packing is not None:
+            positions, numbers = self._packing.pack_column(values)
+            if len(positions):
+                rows = slice(None) if len(positions) == len(values) else np.asarray(positions)
+                sealed = _ecb(self._packed_key, _blocks(numbers))
+                matrix[rows, 0] = self._version[0]
+                matrix[rows, 1:] = np.frombuffer(sealed, dtype=np.uint8).reshape(-1, 16)
+                lengths[rows] = PACKED_BYTES
+        if (lengths == 0).any():
+            encrypt, aad = self._encrypt, self._aad
+            others = {
+                i: self._version + encrypt(values[i].encode(), aad)
+                for i in np.flatnonzero(lengths == 0).tolist()
+                if values[i]
+            }
+            if others:
+                width = max(width, *map(len, others.values()))
+                if width > matrix.shape[1]:
+                    matrix = np.hstack(
+                        [matrix, np.zeros((len(values), width - matrix.shape[1]), np.uint8)]
+                    )
+                for i, blob in others.items():
+                    matrix[i, : len(blob)] = np.frombuffer(blob, dtype=np.uint8)
+                    lengths[i] = len(blob)
+        return matrix, lengths
+
     def encrypt_hex(self, values: list) -> list:
         """``\\x``-prefixed hex of each value's ciphertext (None stays None), for COPY."""
-        out = self._packed_hex(values, self._packed_key, prefix="\\x" + self._version.hex())
-        if len(out) and None not in out:
-            return out
-        prefix = "\\x" + self._version.hex()
-        encrypt, aad = self._encrypt, self._aad
-        for i, value in enumerate(values):
-            if out[i] is None and value is not None:
-                out[i] = prefix + encrypt(value.encode(), aad).hex() if value else "\\x"
-        return out
+        matrix, lengths = self.ciphertext_blocks(values)
+        return _hex_texts(matrix, lengths, values)
 
     def hash_hex(self, values: list) -> list:
         """``\\x``-prefixed hex of each value's keyed hash (None stays None), for COPY."""
-        out = self._packed_hex(values, self._index_key, prefix="\\x")
-        if len(out) and None not in out:
-            return out
-        copy = self._keyed.copy
-        for i, value in enumerate(values):
-            if out[i] is None and value is not None:
-                if value:
-                    state = copy()
-                    state.update(value.encode())
-                    out[i] = "\\x" + state.hexdigest()
-                else:
-                    out[i] = "\\x"
-        return out
-
-    def _packed_hex(self, values: list, key: bytes | None, *, prefix: str) -> list:
-        """The hex text of the canonical values; None where a value is not canonical."""
-        if self._packing is None:
-            return [None] * len(values)
-        positions, numbers = self._packing.pack_column(values)
-        if not positions:
-            return [None] * len(values)
-        pieces = _hex_pieces(_ecb(key, _blocks(numbers)), 16, prefix)
-        if len(pieces) == len(values):
-            return pieces
-        out: list = [None] * len(values)
-        for position, piece in zip(positions, pieces, strict=True):
-            out[position] = piece
-        return out
-
-    def encrypt_hex_fixed(self, values: list) -> np.ndarray | None:
-        """Each value's ciphertext as COPY-ready ``bytea`` hex in a fixed-width ASCII matrix,
-        one row of ``2 + 2 * PACKED_BYTES`` bytes per value (an empty value is ``\\x`` and
-        spaces, which PostgreSQL reads as empty bytes), for building a whole COPY file with
-        array operations; None when a value is neither empty nor canonical (its ciphertext has
-        another length)."""
-        if self._packing is None:
-            return None
-        width = 2 + 2 * PACKED_BYTES
-        out = np.full((len(values), width), ord(" "), dtype=np.uint8)
-        out[:, 0], out[:, 1] = ord("\\"), ord("x")
-        positions, numbers = self._packing.pack_column(values)
-        if len(positions) != len(values) - values.count("") - values.count(None):
-            return None
-        if len(positions):
-            sealed = np.frombuffer(_ecb(self._packed_key, _blocks(numbers)), dtype=np.uint8)
-            blob = np.empty((len(positions), PACKED_BYTES), dtype=np.uint8)
-            blob[:, 0] = self._version[0]
-            blob[:, 1:] = sealed.reshape(-1, 16)
-            out[np.asarray(positions, dtype=np.intp), 2:] = hex_ascii(blob)
-        return out
+        matrix, present = self.hash_blocks(values)
+        return _hex_texts(matrix, present * HASH_BYTES, values)
 
 
-_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+def bytea_texts(matrix: np.ndarray) -> list[str]:
+    """``\\x``-prefixed hex of each row of a ``uint8`` matrix: ``bytea`` input for COPY. One
+    ASCII text built with array operations and split, not one string formatted per row."""
+    lines = np.empty((matrix.shape[0], 3 + 2 * matrix.shape[1]), dtype=np.uint8)
+    lines[:, 0], lines[:, 1], lines[:, -1] = ord("\\"), ord("x"), ord("\n")
+    lines[:, 2:-1] = hex_ascii(matrix)
+    texts = lines.tobytes().decode("ascii").split("\n")
+    texts.pop()  # after the last line break
+    return texts
+
+
+def _hex_texts(matrix: np.ndarray, lengths: np.ndarray, values: list) -> list:
+    """``bytea_texts`` of rows cut to their ``lengths``; an empty value is ``\\x``, None
+    stays None."""
+    full = lengths == matrix.shape[1]
+    if full.all():
+        return bytea_texts(matrix)
+    texts = bytea_texts(matrix)
+    for i in np.flatnonzero(~full).tolist():
+        texts[i] = None if values[i] is None else texts[i][: 2 + 2 * int(lengths[i])]
+    return texts
 
 
 def hex_ascii(blob: np.ndarray) -> np.ndarray:
-    """Lower-case hex of each row of a ``uint8`` matrix, as a matrix twice as wide."""
-    out = np.empty((blob.shape[0], blob.shape[1] * 2), dtype=np.uint8)
-    out[:, 0::2] = _HEX_DIGITS[blob >> 4]
-    out[:, 1::2] = _HEX_DIGITS[blob & 15]
-    return out
+    """Lower-case hex of each row of a ``uint8`` matrix, as a matrix twice as wide (``hex()``
+    of the whole buffer in C, a tenth of what indexing a table of digits cost)."""
+    text = np.ascontiguousarray(blob, dtype=np.uint8).tobytes().hex().encode("ascii")
+    return np.frombuffer(text, dtype=np.uint8).reshape(blob.shape[0], blob.shape[1] * 2)
 
 
 def _forget_keys(*, setting: str, **kwargs) -> None:

@@ -1,11 +1,12 @@
 """What the import keeps of ID numbers and phones between the check and the confirmation, and how
 it turns them into the stored columns (``common.pii``).
 
-- The staged rows (``{sheet}.csv``) carry only keyed hashes of ID numbers — what the joins and
-  the lookup of existing members need — as COPY-ready ``bytea`` text (``\\x`` + hex).
+- The staged rows (``staging``) carry only keyed hashes of ID numbers and phones — what the
+  joins and the lookup of existing members need — as bytes in a binary COPY file (the
+  archives' CSV as ``bytea`` text).
 - The numbers themselves (ID number and phone of each member row, phone of each household row)
   go into a second file, ``{sheet}.secrets``, sealed whole with AES-GCM (``pii.seal``): no staged
-  file holds a plain ID number or phone, and the staged rows stay as small as before encryption.
+  file holds a plain ID number or phone.
 - Their ciphertexts are computed when the import is confirmed (:class:`SecretColumns`), a column
   at a time, and only for the rows that are written with a new value: new members and
   households, and those whose phone changed (by its hash). A file imported again unchanged
@@ -19,11 +20,13 @@ ciphertexts, column by column, about 0.3 s together; value by value (AES-SIV and
 
 from __future__ import annotations
 
-import io
+from collections.abc import Iterable
+from itertools import compress
 
 import numpy as np
 
 from common import pii
+from villages.imports.binary_copy import binary_copy, bytea, int4
 
 # The sealed secrets of a staged sheet: its row numbers, then these columns, each column one
 # line per row (ID numbers and phones never hold a line break), columns apart by NUL — split and
@@ -32,32 +35,32 @@ SECRET_COLUMNS = {"households": ("phone",), "members": ("id_number", "phone")}
 
 
 class StagedCrypto:
-    """Keyed hashes of the file's ID numbers as COPY-ready text, each number hashed once
-    however many sheets (and the lookup of existing members) name it."""
+    """Keyed hashes of the file's ID numbers, each distinct number hashed once however many
+    sheets name it (one AES call for all of them, ``common.pii``), for the lookup of existing
+    members and the staged rows; and the phones' hashes."""
 
-    def __init__(self) -> None:
+    def __init__(self, numbers: Iterable[str]) -> None:
         self.ids = pii.ColumnCrypto(pii.ID_NUMBER)
         self.phones = pii.ColumnCrypto(pii.PHONE)
-        self._id_texts: dict[str, str] = {}
+        self.numbers = list(numbers)  # every ID number of the file, once
+        self.hashes, _ = self.ids.hash_blocks(self.numbers)  # row i: hash of numbers[i]
+        self._position: dict[str, int] | None = None
 
-    def hash_all(self, numbers) -> None:
-        """Hash every number of ``numbers`` not hashed yet: one pass over the distinct numbers
-        of the file (one AES call for the canonical ones, ``common.pii``), so that the per-row
-        lookups below are a ``map`` over a dict."""
-        texts = self._id_texts
-        new = [number for number in numbers if number not in texts]
-        texts.update(zip(new, self.ids.hash_hex(new), strict=True))
+    def id_hash_blocks(self, numbers: list[str]) -> np.ndarray:
+        """The hash of each of ``numbers`` (all among ``self.numbers``), a row each."""
+        if self._position is None:
+            self._position = dict(zip(self.numbers, range(len(self.numbers)), strict=True))
+        positions = np.fromiter(map(self._position.__getitem__, numbers), np.intp, len(numbers))
+        return self.hashes[positions]
 
-    def id_hashes(self, numbers: list) -> list:
-        """The hash text of each number (None stays None). The lookup of existing members
-        hashed the file's numbers already; anything it did not is hashed here."""
-        hashes = list(map(self._id_texts.get, numbers))
-        if None in hashes:
-            missing = {n for n, h in zip(numbers, hashes, strict=True) if h is None and n}
-            if missing:
-                self.hash_all(missing)
-                hashes = list(map(self._id_texts.get, numbers))
-        return hashes
+    def id_hash_texts(self, numbers: list[str]) -> list[str]:
+        """The same as COPY-ready ``bytea`` text."""
+        return pii.bytea_texts(self.id_hash_blocks(numbers))
+
+    def phone_hash_blocks(self, phones: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Each phone's hash, a row each, and its length (0 for no phone)."""
+        matrix, present = self.phones.hash_blocks(phones)
+        return matrix, present * pii.HASH_BYTES
 
 
 def secrets_text(row_numbers: list[str], columns: list[list]) -> bytes:
@@ -74,8 +77,9 @@ def _lines(column: list) -> str:
 
 
 class SecretColumns:
-    """The ciphertexts of the sealed secrets of each sheet, for the rows that need them: COPY-
-    ready CSV of households ``(row_no, phone)`` and members ``(row_no, id_number, phone)``."""
+    """The ciphertexts of the sealed secrets of each sheet, for the rows that need them: binary
+    COPY files (``binary_copy``) of households ``(row_no, phone)`` and members ``(row_no,
+    id_number, phone)`` — the ciphertexts go as bytes, not as hex text to be parsed again."""
 
     def __init__(self, sealed: dict[str, bytes]) -> None:
         self._plain = {
@@ -87,45 +91,21 @@ class SecretColumns:
         columns = self._plain.get(code)
         return columns[0].count("\n") + 1 if columns and columns[0] else 0
 
-    def csv(self, code: str, row_numbers: set[int] | None) -> io.StringIO | None:
+    def copy(self, code: str, row_numbers: set[int] | None) -> bytes | None:
         """The rows ``row_numbers`` (all with None) of sheet ``code``."""
         columns = self._plain.get(code)
-        if columns is None or (row_numbers is not None and not row_numbers):
+        if columns is None or not columns[0] or (row_numbers is not None and not row_numbers):
             return None
-        return io.StringIO(_stored_columns(code, columns, row_numbers))
-
-
-def _stored_columns(code: str, columns: list[str], wanted: set[int] | None) -> str:
-    numbers, *values = columns
-    if not numbers:
-        return ""
-    numbers = numbers.split("\n")
-    values = [column.split("\n") for column in values]
-    if wanted is not None and len(wanted) < len(numbers):
-        keep = [i for i, number in enumerate(numbers) if int(number) in wanted]
-        numbers = [numbers[i] for i in keep]
-        values = [[column[i] for i in keep] for column in values]
-    crypto = {"id_number": pii.ColumnCrypto(pii.ID_NUMBER), "phone": pii.ColumnCrypto(pii.PHONE)}
-    names = SECRET_COLUMNS[code]
-    fixed = [
-        crypto[name].encrypt_hex_fixed(column) for name, column in zip(names, values, strict=True)
-    ]
-    if all(matrix is not None for matrix in fixed):
-        return _fixed_width_csv(numbers, fixed)
-    columns = [crypto[name].encrypt_hex(column) for name, column in zip(names, values, strict=True)]
-    return "\n".join(map(",".join, zip(numbers, *columns, strict=True))) + "\n"
-
-
-def _fixed_width_csv(row_numbers: list[str], columns: list[np.ndarray]) -> str:
-    """Row numbers (zero-padded to one width; PostgreSQL reads ``"00042"`` as 42) and the
-    fixed-width ciphertext columns, as one CSV text built with array operations: 350,000 rows
-    in a few tens of milliseconds, where joining strings row by row took half a second."""
-    numbers = np.array(row_numbers, dtype=np.int64)
-    width = len(str(int(numbers.max()))) if len(numbers) else 1
-    digits = (numbers[:, None] // 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)) % 10
-    parts = [(digits + ord("0")).astype(np.uint8)]
-    comma = np.full((len(numbers), 1), ord(","), dtype=np.uint8)
-    for column in columns:
-        parts += [comma, column]
-    parts.append(np.full((len(numbers), 1), ord("\n"), dtype=np.uint8))
-    return np.hstack(parts).tobytes().decode("ascii")
+        numbers, *values = columns
+        numbers = np.array(numbers.split("\n")).astype(np.int64)
+        values = [column.split("\n") for column in values]
+        if row_numbers is not None and len(row_numbers) < len(numbers):
+            keep = np.isin(numbers, np.fromiter(row_numbers, dtype=np.int64)).tolist()
+            numbers = numbers[np.asarray(keep)]
+            values = [list(compress(column, keep)) for column in values]
+        crypto = {name: pii.ColumnCrypto(name) for name in (pii.ID_NUMBER, pii.PHONE)}
+        ciphers = [
+            bytea(*crypto[name].ciphertext_blocks(column))
+            for name, column in zip(SECRET_COLUMNS[code], values, strict=True)
+        ]
+        return binary_copy([int4(numbers), *ciphers])

@@ -9,10 +9,8 @@ the job sees it move while the import runs.
 
 from __future__ import annotations
 
-import csv
 import gc
 import hashlib
-import io
 import logging
 import shutil
 import tempfile
@@ -30,6 +28,7 @@ from common.clock import business_today
 from org.models import Staff
 from villages.imports.columns import SHEETS
 from villages.imports.reader import ImportFileError, check_upload, problem, read_workbook
+from villages.imports.staging import STAGINGS, StagedSheet
 from villages.imports.upsert import ImportConflict, lock_bank, upsert_staged
 from villages.imports.validate import SheetCleaner, validate_workbook
 from villages.models import ImportJob
@@ -121,9 +120,7 @@ def _validate(job: ImportJob) -> None:
                 on_progress=lambda spec: report(50 + 12 * (SHEETS.index(spec) + 1)),
                 cleaner=cleaner,
             )
-            staged_dir = (
-                _write_staged(job, result.staged, result.secrets) if result.importable_rows else ""
-            )
+            staged_dir = _write_staged(job, result.staged) if result.importable_rows else ""
     except ImportFileError as exc:
         _finish(job.pk, status=Status.INVALID, errors=[problem("", None, "", exc.message)])
         return
@@ -319,12 +316,12 @@ def _local_path(job: ImportJob) -> Iterator[str]:
         yield local.name
 
 
-def _write_staged(job: ImportJob, staged: dict[str, list[tuple]], secrets: dict[str, bytes]) -> str:
-    """``{sheet}.csv`` with the rows, ``{sheet}.secrets`` with their sealed ID numbers and
-    phones (``villages.imports.protect``)."""
+def _write_staged(job: ImportJob, staged: dict[str, StagedSheet]) -> str:
+    """Each sheet's staged rows (``staging``) and ``{sheet}.secrets`` with their sealed ID
+    numbers and phones (``villages.imports.protect``)."""
     directory = f"imports/staged/{job.pk}"
-    files = {f"{code}.csv": csv_text(rows).encode() for code, rows in staged.items()}
-    files.update({f"{code}.secrets": sealed for code, sealed in secrets.items()})
+    files = {STAGINGS[code].file_name: sheet.content for code, sheet in staged.items()}
+    files |= {f"{code}.secrets": sheet.secrets for code, sheet in staged.items() if sheet.secrets}
     for name, content in files.items():
         path = f"{directory}/{name}"
         if default_storage.exists(path):
@@ -333,36 +330,13 @@ def _write_staged(job: ImportJob, staged: dict[str, list[tuple]], secrets: dict[
     return directory
 
 
-def csv_text(rows: list[tuple]) -> str:
-    """``rows`` as CSV text. Rows of plain text — no quote, comma or line break in any field, as
-    in a members sheet — are joined directly (a third faster than ``csv.writer`` on 350,000
-    rows); anything else, a number or a date among the fields included, goes through
-    ``csv.writer``, which quotes what needs quoting."""
-    if rows:
-        try:
-            text = "\n".join(map(",".join, rows)) + "\n"
-        except TypeError:
-            text = ""
-        if (
-            text
-            and '"' not in text
-            and "\r" not in text
-            and text.count("\n") == len(rows)
-            and text.count(",") == len(rows) * (len(rows[0]) - 1)
-        ):
-            return text
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    return buffer.getvalue()
-
-
 @contextmanager
 def _staged_sources(job: ImportJob):
     """The staged rows of each sheet as open files, and the sealed secrets as bytes."""
     files, secrets = {}, {}
     try:
         for spec in SHEETS:
-            path = f"{job.staged_dir}/{spec.code}.csv"
+            path = f"{job.staged_dir}/{STAGINGS[spec.code].file_name}"
             if job.staged_dir and default_storage.exists(path):
                 files[spec.code] = default_storage.open(path, "rb")
             path = f"{job.staged_dir}/{spec.code}.secrets"
@@ -376,7 +350,11 @@ def _staged_sources(job: ImportJob):
 
 
 def staged_file_names(directory: str) -> list[str]:
-    return [f"{directory}/{spec.code}.{kind}" for spec in SHEETS for kind in ("csv", "secrets")]
+    return [
+        f"{directory}/{name}"
+        for spec in SHEETS
+        for name in (STAGINGS[spec.code].file_name, f"{spec.code}.secrets")
+    ]
 
 
 def _delete_staged(directory: str) -> None:

@@ -16,11 +16,14 @@ from villages.models import EconomicArchive, Household, Member
 
 _MEMBER_FIELDS = ("name", "sex", "birth_date", "relation", "education", "occupation", "health")
 # Qualified: the staged row is ``r`` (``s`` for households). The encrypted phone comes from
-# ``x`` (``upsert._SECRETS``), which holds only rows whose phone changed: the others keep theirs.
+# ``x`` (``upsert._SECRETS``), which holds only rows whose phone had changed when ``_resolve``
+# looked: the others keep theirs. A phone changed by someone else since then has no ``x`` row,
+# and its NULL fails the NOT NULL constraint (the import stops as for any concurrent change)
+# rather than leave a phone that does not match its hash.
 _MEMBER_UPDATED = (
     ("household_id", "r.household_id"),
     *((name, f"r.{name}") for name in _MEMBER_FIELDS),
-    ("phone", "coalesce(x.phone, m.phone)"),
+    ("phone", "CASE WHEN m.phone_hash = r.phone_hash THEN m.phone ELSE x.phone END"),
     ("phone_hash", "r.phone_hash"),
 )
 # Compared through the phone's keyed hash, not its ciphertext: after a key rotation the same
@@ -31,7 +34,7 @@ _HOUSEHOLD_UPDATED = (
     ("village_id", "s.village_id"),
     ("group_name", "s.group_name"),
     ("address", "s.address"),
-    ("phone", "coalesce(x.phone, h.phone)"),
+    ("phone", "CASE WHEN h.phone_hash = s.phone_hash THEN h.phone ELSE x.phone END"),
     ("phone_hash", "s.phone_hash"),
 )
 _HOUSEHOLD_COMPARED = tuple(pair for pair in _HOUSEHOLD_UPDATED if pair[0] != "phone")

@@ -30,6 +30,7 @@ Row triggers, two ways of keeping them out:
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import IO
 
@@ -37,67 +38,39 @@ from django.db import connection
 
 from villages.imports.columns import ARCHIVES, HOUSEHOLDS, MEMBERS
 from villages.imports.protect import SecretColumns
+from villages.imports.staging import STAGINGS
 from villages.imports.statements import Statements, new_id, new_id_head, statements
-from villages.imports.validate import ARCHIVE_STAGE, HOUSEHOLD_STAGE, MEMBER_STAGE
 from villages.models import EconomicArchive, Household, Member
 
 _LOCK_NAMESPACE = 7301  # pg_advisory_xact_lock(namespace, bank id): "village import of a bank"
-CSV_OPTIONS = "FORMAT csv, NULL '\\N'"  # an empty field is an empty string, not NULL
 # psycopg2 reads a COPY source through Python, 8 KB a call by default: a megabyte a call makes a
 # few dozen calls of a big file instead of thousands.
 COPY_CHUNK = 1 << 20
 
-_STAGING = {
-    HOUSEHOLDS.code: (
-        "import_households",
-        "row_no integer, head_id_hash bytea, village_id bigint, group_name text, address text,"
-        " phone_hash bytea",
-        HOUSEHOLD_STAGE,
-    ),
-    MEMBERS.code: (
-        "import_members",
-        "row_no integer, head_id_hash bytea, id_number_hash bytea, name text,"
-        " sex text, birth_date date, relation text, education text, occupation text,"
-        " health text, phone_hash bytea",
-        MEMBER_STAGE,
-    ),
-    ARCHIVES.code: (
-        "import_archives",
-        "row_no integer, head_id_hash bytea, "
-        + ", ".join(
-            f"{c.field} {c.sql_type}" for c in ARCHIVES.columns if c.field != "head_id_number"
-        ),
-        ARCHIVE_STAGE,
-    ),
-}
 # The encrypted ID numbers and phones of the staged rows written with a new value
 # (``protect.SecretColumns``): the table, its columns, and which rows need them — new rows, and
-# rows whose phone changed (by its hash).
+# rows whose phone changed (by its hash; ``_resolve`` kept the stored one beside each row, so
+# this is a scan of a temporary table, not another join with the members).
 _SECRETS = {
     HOUSEHOLDS.code: (
         "import_household_secrets",
         "row_no integer, phone bytea",
         """
-        SELECT s.row_no FROM import_households s
-        JOIN import_keys k USING (head_id_hash)
-        LEFT JOIN villages_household h ON h.id = k.household_id AND NOT k.is_new
-        WHERE k.is_new OR h.phone_hash IS DISTINCT FROM s.phone_hash
+        SELECT s.row_no FROM import_households s JOIN import_keys k USING (head_id_hash)
+        WHERE k.is_new OR k.current_phone_hash IS DISTINCT FROM s.phone_hash
         """,
     ),
     MEMBERS.code: (
         "import_member_secrets",
         "row_no integer, id_number bytea, phone bytea",
         """
-        SELECT r.row_no FROM import_members_resolved r
-        LEFT JOIN villages_member m ON m.id = r.existing_id
-        WHERE r.existing_id IS NULL OR m.phone_hash IS DISTINCT FROM r.phone_hash
+        SELECT row_no FROM import_members_resolved
+        WHERE existing_id IS NULL OR current_phone_hash IS DISTINCT FROM phone_hash
         """,
     ),
 }
 _TEMP_TABLES = (
-    "import_households",
-    "import_members",
-    "import_archives",
+    *(staging.table for staging in STAGINGS.values()),
     "import_keys",
     "import_members_resolved",
     *(table for table, _, _ in _SECRETS.values()),
@@ -292,32 +265,30 @@ def _stage_secrets(cursor, code: str, secret_columns: SecretColumns) -> None:
     cursor.execute(f"SELECT count(*) FROM ({needed}) n")
     (count,) = cursor.fetchone()
     if count == 0:
-        source = None
+        copied = None
     elif count == secret_columns.rows(code):
-        source = secret_columns.csv(code, None)
+        copied = secret_columns.copy(code, None)
     else:
         cursor.execute(needed)
-        source = secret_columns.csv(code, {row_no for (row_no,) in cursor.fetchall()})
-    if source is not None:
-        cursor.copy_expert(f"COPY {table} FROM STDIN WITH ({CSV_OPTIONS})", source, COPY_CHUNK)
+        copied = secret_columns.copy(code, {row_no for (row_no,) in cursor.fetchall()})
+    if copied is not None:
+        cursor.copy_expert(
+            f"COPY {table} FROM STDIN WITH (FORMAT binary)", io.BytesIO(copied), COPY_CHUNK
+        )
     cursor.execute(f"ANALYZE {table}")
 
 
 def _stage(cursor, sources: dict[str, IO]) -> dict[str, int]:
     cursor.execute("DROP TABLE IF EXISTS " + ", ".join(f"pg_temp.{t}" for t in _TEMP_TABLES))
     rows = {}
-    for code, (table, columns, layout) in _STAGING.items():
+    for code, staging in STAGINGS.items():
         # Temporary tables: no WAL, no triggers, gone at commit (dropped explicitly as well, for
         # callers that keep one transaction open across several imports, like tests).
-        cursor.execute(f"CREATE TEMP TABLE {table} ({columns}) ON COMMIT DROP")
+        cursor.execute(staging.create_table)
         source = sources.get(code)
         if source is not None:
-            cursor.copy_expert(
-                f"COPY {table} ({', '.join(layout)}) FROM STDIN WITH ({CSV_OPTIONS})",
-                source,
-                COPY_CHUNK,
-            )
-        cursor.execute(f"SELECT count(*) FROM {table}")
+            cursor.copy_expert(staging.copy_from, source, COPY_CHUNK)
+        cursor.execute(f"SELECT count(*) FROM {staging.table}")
         rows[code] = cursor.fetchone()[0]
     # Fresh temporary tables have no statistics; without them the planner guesses nested loops.
     cursor.execute("ANALYZE import_households, import_members, import_archives")
@@ -331,7 +302,7 @@ def _resolve(cursor, params) -> None:
         """
         CREATE TEMP TABLE import_keys ON COMMIT DROP AS
         SELECT k.head_id_hash, h.id IS NULL AS is_new,
-               coalesce(h.id, {new_id}) AS household_id
+               coalesce(h.id, {new_id}) AS household_id, h.phone_hash AS current_phone_hash
         FROM (SELECT head_id_hash FROM import_households
               UNION SELECT head_id_hash FROM import_members
               UNION SELECT head_id_hash FROM import_archives) k
@@ -349,7 +320,8 @@ def _resolve(cursor, params) -> None:
         """
         CREATE TEMP TABLE import_members_resolved ON COMMIT DROP AS
         SELECT s.*, k.household_id, m.household_id AS current_household_id,
-               m.id AS existing_id, coalesce(m.id, {new_id}) AS member_id
+               m.id AS existing_id, coalesce(m.id, {new_id}) AS member_id,
+               m.phone_hash AS current_phone_hash
         FROM import_members s
         JOIN import_keys k USING (head_id_hash)
         LEFT JOIN villages_member m ON m.bank_id = %(bank)s AND m.id_number_hash = s.id_number_hash

@@ -4,7 +4,7 @@ Cells are cleaned column by column (``map`` over a column is several times cheap
 per-row loop; a column with a bad cell is redone cell by cell to name every bad row). Rules
 across rows follow, then the database: which ID numbers already exist in the bank and in which
 household (one query through a temporary table). The result holds every problem and, per sheet,
-the rows that may be imported as COPY-ready tuples; with errors present, a row is importable
+the rows that may be imported as a COPY file (``staging``); with errors present, a row is importable
 only when it is valid and nothing it depends on is invalid (a skipped household takes its
 members and archives with it, and the report says so).
 """
@@ -15,51 +15,23 @@ import datetime
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import compress
 
+import numpy as np
 from django.db import connection, transaction
 
 from common import pii
 from common.masking import mask_id_number
+from villages.imports.binary_copy import binary_copy, bytea, int4
 from villages.imports.cells import IdNumbers, cleaner_for, column_cleaner_for
 from villages.imports.columns import ARCHIVES, HOUSEHOLDS, MEMBERS, SheetSpec
-from villages.imports.protect import SECRET_COLUMNS, StagedCrypto, secrets_text
+from villages.imports.protect import StagedCrypto
 from villages.imports.reader import SheetRows, Workbook, problem
+from villages.imports.staging import StagedSheet, stage_sheet
 from villages.models import Village
 from villages.validation import MIN_HEAD_AGE, FieldError, age_on
 
 HEAD = "head"
-# Staging column → the cleaned column it comes from, where the names differ.
-_SOURCE = {"village_id": "village_code"}
-
-# Staged row layouts, one per sheet: what ``upsert`` COPYs into its staging tables.
-# ID numbers and phones are staged as keyed hashes; the numbers themselves go into the sealed
-# secrets of each sheet (``protect.SECRET_COLUMNS``), never into these rows.
-HOUSEHOLD_STAGE = (
-    "row_no",
-    "head_id_hash",
-    "village_id",
-    "group_name",
-    "address",
-    "phone_hash",
-)
-MEMBER_STAGE = (
-    "row_no",
-    "head_id_hash",
-    "id_number_hash",
-    "name",
-    "sex",
-    "birth_date",
-    "relation",
-    "education",
-    "occupation",
-    "health",
-    "phone_hash",
-)
-ARCHIVE_STAGE = (
-    "row_no",
-    "head_id_hash",
-    *(column.field for column in ARCHIVES.columns if column.field != "head_id_number"),
-)
 
 
 @dataclass
@@ -86,13 +58,11 @@ class Validation:
     errors: list[dict]
     warnings: list[dict]
     counts: dict[str, dict[str, int]]
-    staged: dict[str, list[tuple]]  # sheet code → importable rows (HOUSEHOLD_STAGE, …)
-    # sheet code → the sealed ID numbers and phones of those rows (``protect.secrets_text``)
-    secrets: dict[str, bytes] = field(default_factory=dict)
+    staged: dict[str, StagedSheet]  # sheet code → its importable rows (``staging``)
 
     @property
     def importable_rows(self) -> int:
-        return sum(len(rows) for rows in self.staged.values())
+        return sum(sheet.rows for sheet in self.staged.values())
 
 
 @dataclass
@@ -139,7 +109,7 @@ def validate_workbook(
     if errors:
         # The file's shape is wrong (sheet or column missing): cell checks would only repeat
         # the same complaint thousands of times.
-        return Validation(errors + book.formula_problems, warnings, {}, {}, {})
+        return Validation(errors + book.formula_problems, warnings, {}, {})
 
     cleaner = cleaner or SheetCleaner(bank_id=bank_id, today=today)
     id_numbers = cleaner.id_numbers
@@ -151,23 +121,17 @@ def validate_workbook(
     households, members, archives = (checks[s.name] for s in (HOUSEHOLDS, MEMBERS, ARCHIVES))
     errors.extend(_mark_formula_cells(checks, book.formula_problems))
 
-    crypto = StagedCrypto()
-    existing = _existing_members(bank_id, _all_id_numbers(households, members, archives), crypto)
+    crypto = StagedCrypto(_all_id_numbers(households, members, archives))
+    existing = _existing_members(bank_id, crypto)
     file_heads = _check_households(households, existing, id_numbers, today)
     _check_members(members, file_heads, existing)
     _check_archives(archives, file_heads, existing)
     skipped_heads = _households_not_importable(households, members, existing)
 
-    staged, secrets, counts = {}, {}, {}
-    for check, layout in (
-        (households, HOUSEHOLD_STAGE),
-        (members, MEMBER_STAGE),
-        (archives, ARCHIVE_STAGE),
-    ):
-        rows, kept_secrets, skipped = _stage(check, layout, skipped_heads, id_numbers, crypto)
-        staged[check.spec.code] = rows
-        if kept_secrets is not None:
-            secrets[check.spec.code] = kept_secrets
+    staged, counts = {}, {}
+    for check in (households, members, archives):
+        sheet, skipped = _stage(check, skipped_heads, id_numbers, crypto)
+        staged[check.spec.code] = sheet
         for index in skipped:
             warnings.append(
                 problem(
@@ -179,13 +143,13 @@ def validate_workbook(
             )
         counts[check.spec.code] = {
             "rows": len(check),
-            "valid": len(rows),
+            "valid": sheet.rows,
             "invalid": len(check.bad),
             "skipped": len(skipped),
         }
         for index in sorted(check.bad):
             errors.extend(check.bad[index])
-    return Validation(errors, warnings, counts, staged, secrets)
+    return Validation(errors, warnings, counts, staged)
 
 
 def _clean_cells(sheet: SheetRows, *, today, id_numbers, village_ids) -> SheetCheck:
@@ -244,66 +208,55 @@ def _all_id_numbers(*checks: SheetCheck) -> set[str]:
     return numbers
 
 
-def _existing_members(bank_id: int, id_numbers: set[str], crypto: StagedCrypto) -> _Existing:
-    """The bank's members among ``id_numbers``, with their households and those households'
-    heads; through a temporary table because a big file has hundreds of thousands of IDs.
-    Members are found by the keyed hash of their ID number (``common.pii``); a head who is not
-    in the file is decrypted for the report. Heads are looked up once per household, not once
-    per member: re-importing a file whose 350,000 members all exist took twice as long with the
-    head joined to every member."""
+def _existing_members(bank_id: int, crypto: StagedCrypto) -> _Existing:
+    """The bank's members among the file's ID numbers (``crypto.numbers``), with their
+    households and those households' heads; through a temporary table because a big file has
+    hundreds of thousands of IDs. Members are found by the keyed hash of their ID number
+    (``common.pii``), sent as bytes (a binary COPY); rows come back as positions in
+    ``crypto.numbers``, and whether the member is the head of their household, so a head in the
+    file needs no second lookup. Only a head who is not in the file is read again, and decrypted
+    for the report."""
     household_of_member, head_of_household, household_of_head = {}, {}, {}
-    if id_numbers:
-        # Rows come back as positions in ``numbers``: integers are cheaper to read back and map
-        # than 350,000 hashes.
-        numbers = list(id_numbers)
-        crypto.hash_all(numbers)
+    numbers = crypto.numbers
+    if numbers:
+        copied = binary_copy([int4(np.arange(len(numbers))), bytea(crypto.hashes)])
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
-                "DROP TABLE IF EXISTS pg_temp.import_ids, pg_temp.import_found;"
+                "DROP TABLE IF EXISTS pg_temp.import_ids;"
                 "CREATE TEMP TABLE import_ids (position integer, id_hash bytea) ON COMMIT DROP"
             )
-            # The hashes' hex text is the very text the staged rows reuse (``StagedCrypto``);
-            # COPY's CSV format takes the ``\\x`` prefix as it is.
             cursor.copy_expert(
-                "COPY import_ids FROM STDIN WITH (FORMAT csv)",
-                io.StringIO(
-                    "\n".join(
-                        f"{position},{text}"
-                        for position, text in enumerate(crypto.id_hashes(numbers))
-                    )
-                ),
+                "COPY import_ids FROM STDIN WITH (FORMAT binary)", io.BytesIO(copied), 1 << 20
             )
             cursor.execute("ANALYZE import_ids")
             cursor.execute(
                 """
-                CREATE TEMP TABLE import_found ON COMMIT DROP AS
-                SELECT i.position, m.household_id
+                SELECT i.position, m.household_id::text, h.head_id = m.id
                 FROM import_ids i
                 JOIN villages_member m ON m.bank_id = %s AND m.id_number_hash = i.id_hash
+                JOIN villages_household h ON h.id = m.household_id
                 """,
                 [bank_id],
             )
-            cursor.execute("ANALYZE import_found")
-            cursor.execute("SELECT position, household_id::text FROM import_found")
-            household_of_member = {numbers[position]: household for position, household in cursor}
-            # A head who is not in the file is decrypted, for the report only.
-            cursor.execute(
-                """
-                SELECT h.id::text, i.position,
-                       CASE WHEN i.position IS NULL THEN head.id_number END
-                FROM (SELECT DISTINCT household_id FROM import_found) f
-                JOIN villages_household h ON h.id = f.household_id
-                JOIN villages_member head ON head.id = h.head_id
-                LEFT JOIN import_ids i ON i.id_hash = head.id_number_hash
-                """
-            )
+            found = cursor.fetchall()
+            household_of_member = {numbers[position]: household for position, household, _ in found}
             head_of_household = {
-                household: numbers[position]
-                if position is not None
-                else pii.decrypt(cipher, pii.ID_NUMBER)
-                for household, position, cipher in cursor
+                household: numbers[position] for position, household, is_head in found if is_head
             }
-            cursor.execute("DROP TABLE IF EXISTS pg_temp.import_ids, pg_temp.import_found")
+            others = set(household_of_member.values()).difference(head_of_household)
+            if others:
+                cursor.execute(
+                    """
+                    SELECT h.id::text, head.id_number
+                    FROM villages_household h JOIN villages_member head ON head.id = h.head_id
+                    WHERE h.id = ANY(%s::uuid[])
+                    """,
+                    [list(others)],
+                )
+                rows = cursor.fetchall()
+                heads = pii.decrypt_column([cipher for _, cipher in rows], pii.ID_NUMBER)
+                head_of_household.update(zip([h for h, _ in rows], heads, strict=True))
+            cursor.execute("DROP TABLE IF EXISTS pg_temp.import_ids")
         household_of_head = {
             head: household
             for household, head in head_of_household.items()
@@ -458,52 +411,24 @@ def _households_not_importable(
 
 
 def _stage(
-    check: SheetCheck,
-    layout,
-    skipped_heads: set[str],
-    id_numbers: IdNumbers,
-    crypto: StagedCrypto,
-):
-    """The importable rows of ``check`` as tuples in ``layout``, the sealed ID numbers and
-    phones of those rows (None for a sheet without any), and the indexes of valid rows left out
-    because what they depend on is invalid."""
+    check: SheetCheck, skipped_heads: set[str], id_numbers: IdNumbers, crypto: StagedCrypto
+) -> tuple[StagedSheet, list[int]]:
+    """The importable rows of ``check`` staged (``staging``), and the indexes of valid rows left
+    out because what they depend on is invalid."""
     columns = check.columns
-    heads = columns["head_id_number"]
-    protected = {"head_id_hash": crypto.id_hashes(heads)}
-    if "id_number_hash" in layout:
-        protected["id_number_hash"] = crypto.id_hashes(columns["id_number"])
-    if "phone_hash" in layout:
-        protected["phone_hash"] = crypto.phones.hash_hex(columns["phone"])
-    if check.spec is MEMBERS:
-        info = id_numbers.info
-        facts = [info[n] if n else (None, None) for n in columns["id_number"]]
-        sex = [fact[0] for fact in facts]
-        # Birth dates repeat (one date object per distinct date): format each once.
-        text = {day: day.isoformat() for day in {fact[1] for fact in facts} if day is not None}
-        text[None] = None
-        birth = [text[fact[1]] for fact in facts]
-        columns = {**columns, "sex": sex, "birth_date": birth}
-    columns = {**columns, **protected}
-    # Row numbers as text: a staged row that is all text is written without csv.writer.
-    row_numbers = list(map(str, check.row_numbers))
-    data = [row_numbers] + [columns[_SOURCE.get(name, name)] for name in layout[1:]]
-    rows = list(zip(*data, strict=True))
-    secret_names = SECRET_COLUMNS.get(check.spec.code)
-    secret_columns = [columns[name] for name in secret_names] if secret_names else None
+    row_numbers = check.row_numbers
+    skipped = []
     if check.bad or skipped_heads:
-        kept_indexes, skipped = [], []
-        for index in range(len(rows)):
+        keep = []
+        for index, head in enumerate(columns["head_id_number"]):
             if index in check.bad:
-                continue
-            if heads[index] in skipped_heads:
+                keep.append(False)
+            elif head in skipped_heads:
                 skipped.append(index)
-                continue
-            kept_indexes.append(index)
-        rows = [rows[index] for index in kept_indexes]
-        row_numbers = [row_numbers[index] for index in kept_indexes]
-        if secret_columns:
-            secret_columns = [[c[index] for index in kept_indexes] for c in secret_columns]
-    else:
-        skipped = []
-    sealed = secrets_text(row_numbers, secret_columns) if secret_columns else None
-    return rows, sealed, skipped
+                keep.append(False)
+            else:
+                keep.append(True)
+        columns = {name: list(compress(values, keep)) for name, values in columns.items()}
+        row_numbers = list(compress(row_numbers, keep))
+    sheet = stage_sheet(check.spec.code, columns, row_numbers, crypto, id_numbers.info)
+    return sheet, skipped
