@@ -27,9 +27,13 @@ from risk.decisions.definition import NODE_KINDS, flow_parse
 from risk.decisions.engine import REASON_SOURCES
 from risk.decisions.models import Decision, DecisionJob, Outcome, Strategy, StrategyVersion
 from risk.decisions.reasons import reason_text
+from risk.decisions.selectors import (
+    approval_level_label,
+    decision_rule_hit_lines,
+    decision_rule_texts,
+)
 from risk.external_features import EXTERNAL_SOURCES
 from risk.lists.models import LEVEL_BY_SEVERITY
-from risk.rules.models import RuleSetVersionMember
 
 _BADGE = {"approve": "#2e7d32", "refer": "#ef6c00", "reject": "#c62828"}
 
@@ -310,13 +314,26 @@ class DecisionAdmin(TenantAdminMixin, admin.ModelAdmin):
             "<b style='color:{}'>{}</b>", _BADGE[obj.outcome], obj.get_outcome_display()
         )
 
+    def get_changelist_instance(self, request):
+        # The page's primary reasons in Chinese with one query, not one per row.
+        from risk.decisions.statistics import reason_texts_for
+
+        changelist = super().get_changelist_instance(request)
+        self._page_texts = reason_texts_for(d.primary_reason for d in changelist.result_list)
+        return changelist
+
     @admin.display(description="主要原因")
     def primary_text(self, obj):
-        return reason_text(obj.primary_reason, _rule_texts(obj)) if obj.primary_reason else "—"
+        if not obj.primary_reason:
+            return "—"
+        texts = getattr(self, "_page_texts", None) or {}
+        return texts.get(obj.primary_reason) or reason_text(
+            obj.primary_reason, decision_rule_texts(obj)
+        )
 
     @admin.display(description="额度与利率")
     def amounts(self, obj):
-        levels = "、".join(_level_label(level) for level in obj.approval_levels) or "—"
+        levels = "、".join(approval_level_label(level) for level in obj.approval_levels) or "—"
         return format_html(
             "申请金额 {}；额度 {} 元；年利率 {}%；评级 {}（评分 {}，违约概率 {}）；审批层级 {}",
             obj.requested_amount or "—",
@@ -330,7 +347,7 @@ class DecisionAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="原因")
     def reasons(self, obj):
-        texts = _rule_texts(obj)
+        texts = decision_rule_texts(obj)
         rows = [(reason_text(code, texts),) for code in obj.reason_codes]
         if not rows:
             return "无"
@@ -351,7 +368,7 @@ class DecisionAdmin(TenantAdminMixin, admin.ModelAdmin):
             )
         else:
             lines.append(("外部数据", "已取得(或无需查询)"))
-        for hit in _hits(obj):
+        for hit in decision_rule_hit_lines(obj):
             lines.append(("规则命中", hit))
         lines.append(("评分卡", f"评级 {obj.grade or '—'}，评分 {obj.score or '—'}"))
         lines.append(
@@ -394,45 +411,6 @@ class DecisionAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-def _level_label(code: str) -> str:
-    from products.models import ApprovalLevel
-
-    try:
-        return str(ApprovalLevel(code).label)
-    except ValueError:
-        return code
-
-
-def _members(obj):
-    if not obj.rule_hits:
-        return {}
-    wanted = {}
-    for hit in obj.rule_hits:
-        wanted.setdefault(obj.rule_set_versions[hit // 1000], set()).add(hit % 1000)
-    members = RuleSetVersionMember.objects.filter(set_version_id__in=list(wanted)).select_related(
-        "rule_version"
-    )
-    return {
-        (m.set_version_id, m.position): m.rule_version
-        for m in members
-        if m.position in wanted.get(m.set_version_id, ())
-    }
-
-
-def _rule_texts(obj) -> dict[str, str]:
-    return {rv.reason_code: rv.reason_text for rv in _members(obj).values()}
-
-
-def _hits(obj) -> list[str]:
-    members = _members(obj)
-    out = []
-    for hit in obj.rule_hits:
-        rv = members.get((obj.rule_set_versions[hit // 1000], hit % 1000))
-        if rv is not None:
-            out.append(f"{rv.name} v{rv.version}（{rv.get_outcome_display()}）：{rv.reason_text}")
-    return out
 
 
 @admin.register(DecisionJob)

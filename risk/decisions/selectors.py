@@ -6,8 +6,8 @@ from datetime import date
 
 from django.db.models import Q
 
-from risk.decisions.models import Decision, StrategyVersion
-from risk.rules.models import RuleSetVersion
+from risk.decisions.models import StrategyVersion
+from risk.rules.models import RuleSetVersion, RuleSetVersionMember
 
 
 def strategy_version_effective(*, product, bank_id: int | None, on_date: date):
@@ -48,9 +48,44 @@ def rule_set_version_current(*, code: str, bank_id: int | None) -> RuleSetVersio
     return (own or versions or [None])[0]
 
 
-def decisions_for_household(household_id, *, limit: int = 20):
-    return (
-        Decision.objects.filter(household_id=household_id)
-        .select_related("product", "strategy_version__model")
-        .order_by("-decided_at")[:limit]
+# --- a decision's reasons as people read them (the admin and the API) -----------------------
+
+
+def approval_level_label(code: str) -> str:
+    from products.models import ApprovalLevel
+
+    try:
+        return str(ApprovalLevel(code).label)
+    except ValueError:
+        return code
+
+
+def decision_rule_versions(obj) -> dict:
+    """The rule versions a decision's hits name, by (rule set version, position): one query."""
+    if not obj.rule_hits:
+        return {}
+    wanted = {}
+    for hit in obj.rule_hits:
+        wanted.setdefault(obj.rule_set_versions[hit // 1000], set()).add(hit % 1000)
+    members = RuleSetVersionMember.objects.filter(set_version_id__in=list(wanted)).select_related(
+        "rule_version"
     )
+    return {
+        (m.set_version_id, m.position): m.rule_version
+        for m in members
+        if m.position in wanted.get(m.set_version_id, ())
+    }
+
+
+def decision_rule_texts(obj) -> dict[str, str]:
+    return {rv.reason_code: rv.reason_text for rv in decision_rule_versions(obj).values()}
+
+
+def decision_rule_hit_lines(obj) -> list[str]:
+    members = decision_rule_versions(obj)
+    out = []
+    for hit in obj.rule_hits:
+        rv = members.get((obj.rule_set_versions[hit // 1000], hit % 1000))
+        if rv is not None:
+            out.append(f"{rv.name} v{rv.version}（{rv.get_outcome_display()}）：{rv.reason_text}")
+    return out

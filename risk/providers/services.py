@@ -27,6 +27,7 @@ from django.db import connection
 from django.utils import timezone
 
 from common import pii
+from risk.bulk_scoring import array_text
 from risk.external_features import EXTERNAL_FEATURE_NAMES, EXTERNAL_SOURCES
 from risk.providers.base import (
     FEATURES_BY_SOURCE,
@@ -170,10 +171,6 @@ def external_data_fetch(
 # --- a column of subjects ----------------------------------------------------------------------
 
 
-def _array_text(row) -> str:
-    return "{" + ",".join("NULL" if v != v else repr(v) for v in row) + "}"
-
-
 def external_data_fetch_columns(
     *,
     bank_id: int,
@@ -296,9 +293,10 @@ def _answer_many(configured, id_numbers: list[str]) -> tuple[dict[str, np.ndarra
 
 def _cache_write(bank_id: int, hashes: list[bytes], values, fetched, calls) -> None:
     buffer = io.StringIO()
-    for h, v, f, c in zip(hashes, values.tolist(), fetched.tolist(), calls.tolist(), strict=True):
+    value_texts, fetched_texts = array_text(values), array_text(fetched)
+    for h, v, f, c in zip(hashes, value_texts, fetched_texts, calls.tolist(), strict=True):
         buffer.write(
-            f"{bank_id}\t\\\\x{h.hex()}\t{_array_text(v)}\t{_array_text(f)}\t"
+            f"{bank_id}\t\\\\x{h.hex()}\t{v}\t{f}\t"
             "{" + ",".join("NULL" if x == 0 else str(x) for x in c) + "}\n"
         )
     buffer.seek(0)

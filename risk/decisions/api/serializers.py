@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from risk.decisions.models import Decision
 from risk.decisions.reasons import reason_text, source_label
+from risk.decisions.selectors import approval_level_label, decision_rule_texts
 
 
 class DecideInput(serializers.Serializer):
@@ -60,9 +61,7 @@ class DecisionSerializer(serializers.ModelSerializer):
         ]
 
     def get_reasons(self, obj) -> list[dict]:
-        from risk.decisions.admin import _rule_texts
-
-        texts = _rule_texts(obj)
+        texts = decision_rule_texts(obj)
         source = obj.reason_source
         return [
             {
@@ -75,6 +74,4 @@ class DecisionSerializer(serializers.ModelSerializer):
         ]
 
     def get_approval_level_labels(self, obj) -> list[str]:
-        from risk.decisions.admin import _level_label
-
-        return [_level_label(level) for level in obj.approval_levels]
+        return [approval_level_label(level) for level in obj.approval_levels]

@@ -52,6 +52,26 @@ def _subject(request, pk, data):
     return household, product, member
 
 
+def _decide(request, pk, input_serializer, service) -> Response:
+    """Validate, find the household, product and applicant the user may reach, run ``service``
+    (``decision_make`` or ``decision_what_if``, which take the same arguments but a device)."""
+    data = input_serializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    household, product, member = _subject(request, pk, data.validated_data)
+    # Only an application carries the device it was sent from (what-ifs have none).
+    extra = {k: v for k, v in data.validated_data.items() if k == "device_id"}
+    with service_errors():
+        decision = service(
+            household=household,
+            product=product,
+            actor=request.user,
+            member=member,
+            requested_amount=data.validated_data.get("requested_amount"),
+            **extra,
+        )
+    return Response(s.DecisionSerializer(decision).data, status=status.HTTP_201_CREATED)
+
+
 @extend_schema(tags=["risk"])
 class HouseholdDecisionView(APIView):
     """Decide an application of this household now; send an ``Idempotency-Key`` from the PAD
@@ -62,19 +82,7 @@ class HouseholdDecisionView(APIView):
     @extend_schema(request=s.DecideInput, responses={201: s.DecisionSerializer})
     @idempotent(required=False)
     def post(self, request, pk):
-        data = s.DecideInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        household, product, member = _subject(request, pk, data.validated_data)
-        with service_errors():
-            decision = decision_make(
-                household=household,
-                product=product,
-                actor=request.user,
-                member=member,
-                requested_amount=data.validated_data.get("requested_amount"),
-                device_id=data.validated_data.get("device_id", ""),
-            )
-        return Response(s.DecisionSerializer(decision).data, status=status.HTTP_201_CREATED)
+        return _decide(request, pk, s.DecideInput, decision_make)
 
 
 @extend_schema(tags=["risk"])
@@ -86,18 +94,7 @@ class HouseholdWhatIfView(APIView):
     @extend_schema(request=s.WhatIfInput, responses={201: s.DecisionSerializer})
     @idempotent(required=False)
     def post(self, request, pk):
-        data = s.WhatIfInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        household, product, member = _subject(request, pk, data.validated_data)
-        with service_errors():
-            decision = decision_what_if(
-                household=household,
-                product=product,
-                actor=request.user,
-                member=member,
-                requested_amount=data.validated_data.get("requested_amount"),
-            )
-        return Response(s.DecisionSerializer(decision).data, status=status.HTTP_201_CREATED)
+        return _decide(request, pk, s.WhatIfInput, decision_what_if)
 
 
 @extend_schema(tags=["risk"])

@@ -16,6 +16,8 @@ def test_decision_pages(world, client, django_assert_max_num_queries):
     decision = decision_make(
         household=household, product=world["product"], requested_amount=Decimal("290000")
     )
+    for other in world["v1_households"]:  # more rows with rule hits: still one reasons query
+        decision_make(household=other, product=world["product"])
     client.force_login(get_user_model().objects.get(username="b1_risk"))
     with django_assert_max_num_queries(20):
         listing = client.get("/admin/risk/decision/")
