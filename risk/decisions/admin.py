@@ -29,11 +29,10 @@ from risk.decisions.models import Decision, DecisionJob, Outcome, Strategy, Stra
 from risk.decisions.reasons import reason_text
 from risk.decisions.selectors import (
     approval_level_label,
-    decision_rule_hit_lines,
     decision_rule_texts,
+    decision_trace,
 )
 from risk.external_features import EXTERNAL_SOURCES
-from risk.lists.models import LEVEL_BY_SEVERITY
 
 _BADGE = {"approve": "#2e7d32", "refer": "#ef6c00", "reject": "#c62828"}
 
@@ -355,29 +354,9 @@ class DecisionAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="决策过程")
     def trace(self, obj):
-        lines = []
-        level = LEVEL_BY_SEVERITY.get(obj.list_level)
-        lines.append(
-            ("风险名单", f"命中{level.label}（{len(obj.list_entries)}条）" if level else "未命中")
-        )
-        if obj.provider_problems:
-            from risk.decisions.reasons import provider_problem
-
-            lines.append(
-                ("外部数据", "；".join(provider_problem(i)[1] for i in obj.provider_problems))
-            )
-        else:
-            lines.append(("外部数据", "已取得(或无需查询)"))
-        for hit in decision_rule_hit_lines(obj):
-            lines.append(("规则命中", hit))
-        lines.append(("评分卡", f"评级 {obj.grade or '—'}，评分 {obj.score or '—'}"))
-        lines.append(
-            ("额度模型", f"{obj.limit_amount if obj.limit_amount is not None else '—'} 元")
-        )
-        lines.append(("定价模型", f"{obj.rate if obj.rate is not None else '—'}%"))
-        lines.append(("结论", obj.get_outcome_display()))
         return format_html(
-            "<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", lines)
+            "<table>{}</table>",
+            format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", decision_trace(obj)),
         )
 
     @admin.display(description="所用版本")

@@ -89,3 +89,33 @@ def decision_rule_hit_lines(obj) -> list[str]:
         if rv is not None:
             out.append(f"{rv.name} v{rv.version}（{rv.get_outcome_display()}）：{rv.reason_text}")
     return out
+
+
+def decision_trace(obj) -> list[tuple[str, str]]:
+    """A decision's steps as people read them, in the flow's order: (step, what it found).
+
+    Built from the stored row (lists, providers' problems, the rules hit, the scorecard, the
+    limit and pricing models, the outcome), so the admin page and the API show the same trace
+    and neither renders anything the decision did not store."""
+    from risk.decisions.reasons import provider_problem
+    from risk.lists.models import LEVEL_BY_SEVERITY
+
+    steps = []
+    level = LEVEL_BY_SEVERITY.get(obj.list_level)
+    steps.append(
+        ("风险名单", f"命中{level.label}（{len(obj.list_entries)}条）" if level else "未命中")
+    )
+    if obj.provider_problems:
+        steps.append(("外部数据", "；".join(provider_problem(i)[1] for i in obj.provider_problems)))
+    else:
+        steps.append(("外部数据", "已取得(或无需查询)"))
+    steps.extend(("规则命中", hit) for hit in decision_rule_hit_lines(obj))
+    score = f"{obj.score:.2f}" if obj.score is not None else "—"
+    steps.append(("评分卡", f"评级 {obj.grade or '—'}，评分 {score}"))
+    # Fixed places: a decision just made holds the engine's Decimals, a stored one the
+    # column's, and both must read the same.
+    limit = f"{obj.limit_amount:.2f}" if obj.limit_amount is not None else "—"
+    steps.append(("额度模型", f"{limit} 元"))
+    steps.append(("定价模型", f"{obj.rate:.4f}%" if obj.rate is not None else "—"))
+    steps.append(("结论", obj.get_outcome_display()))
+    return steps

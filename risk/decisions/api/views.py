@@ -5,28 +5,34 @@ Permission first; another bank's household, product or decision is a 404 or a na
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api.errors import service_errors
+from common.api.pagination import StandardPagination
 from common.idempotency import idempotent
 from org.api.mixins import BankDataWritable
 from org.tenancy import scope_queryset
 from products.models import Product
 from risk.decisions.api import serializers as s
-from risk.decisions.models import Decision
+from risk.decisions.models import Decision, DecisionKind, Outcome
 from risk.decisions.services import decision_make, decision_what_if
+from risk.decisions.statistics import reason_texts_for
 from villages.models import Household, Member
 
 
 class MayDecide(BasePermission):
+    """Deciding needs ``add_decision``; reading a household's decisions (GET) ``view_decision``."""
+
     message = "没有发起决策的权限"
 
     def has_permission(self, request, view) -> bool:
+        if request.method in SAFE_METHODS:
+            return request.user.has_perm("risk.view_decision")
         return request.user.has_perm("risk.add_decision")
 
 
@@ -35,6 +41,14 @@ class MayViewDecisions(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return request.user.has_perm("risk.view_decision")
+
+
+class DecisionFilter(serializers.Serializer):
+    """A household's decisions narrowed by kind (申请/试算/批量) and outcome; a wrong value is a
+    400 naming the parameter."""
+
+    kind = serializers.ChoiceField(choices=DecisionKind.choices, required=False)
+    outcome = serializers.ChoiceField(choices=Outcome.choices, required=False)
 
 
 def _subject(request, pk, data):
@@ -75,9 +89,34 @@ def _decide(request, pk, input_serializer, service) -> Response:
 @extend_schema(tags=["risk"])
 class HouseholdDecisionView(APIView):
     """Decide an application of this household now; send an ``Idempotency-Key`` from the PAD
-    (a resend returns the first decision instead of deciding again)."""
+    (a resend returns the first decision instead of deciding again). GET lists the household's
+    decisions and what-ifs, newest first (filter with ``kind`` and ``outcome``)."""
 
     permission_classes = [IsAuthenticated, MayDecide, BankDataWritable]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "kind", int, enum=DecisionKind.values, description="1 申请 2 批量 3 试算"
+            ),
+            OpenApiParameter("outcome", str, enum=Outcome.values),
+        ],
+        responses={200: s.DecisionSummarySerializer(many=True)},
+    )
+    def get(self, request, pk):
+        household = get_object_or_404(scope_queryset(Household.objects.all(), request.user), pk=pk)
+        filters = DecisionFilter(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        queryset = (
+            Decision.objects.filter(household=household, **filters.validated_data)
+            .select_related("product")
+            .order_by("-decided_at", "-id")
+        )
+        paginator = StandardPagination()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        texts = reason_texts_for(d.primary_reason for d in page)
+        data = s.DecisionSummarySerializer(page, many=True, context={"reason_texts": texts}).data
+        return paginator.get_paginated_response(data)
 
     @extend_schema(request=s.DecideInput, responses={201: s.DecisionSerializer})
     @idempotent(required=False)

@@ -3,6 +3,8 @@ a 400 naming the field, and a resend with the same Idempotency-Key decides nothi
 
 from __future__ import annotations
 
+import datetime
+
 from risk.decisions.models import Decision, DecisionKind
 from tests.risk.decisions.test_outcomes import WELL_OFF, _household
 
@@ -52,3 +54,34 @@ def test_foreign_household_and_bad_input(world, login_as):
     assert unknown.status_code == 400
     assert "product" in unknown.json()["fields"]
     assert Decision.objects.count() == before
+
+
+def test_detail_carries_the_trace_and_the_household_lists_its_decisions(world, login_as):
+    old = _household(world, figures=WELL_OFF, birth=datetime.date(1940, 3, 1), sequence=831)
+    client = login_as("b1_am2")
+    url = f"/api/v1/households/{old.pk}/decisions/"
+    decided = client.post(url, {"product": world["product"].pk}, format="json").json()
+    assert decided["outcome"] == "reject"
+    steps = [step["step"] for step in decided["trace"]]
+    assert steps[0] == "风险名单"
+    assert steps[-1] == "结论"
+    hits = [step["result"] for step in decided["trace"] if step["step"] == "规则命中"]
+    assert any("年龄" in hit for hit in hits), decided["trace"]
+    assert decided["trace"][-1]["result"] == "拒绝"
+    assert client.get(f"/api/v1/decisions/{decided['id']}/").json()["trace"] == decided["trace"]
+
+    what_if = client.post(f"{url}what-if/", {"product": world["product"].pk}, format="json")
+    listed = client.get(url)
+    assert listed.status_code == 200
+    rows = listed.json()["results"]
+    assert [r["id"] for r in rows] == [what_if.json()["id"], decided["id"]]  # newest first
+    assert rows[1]["outcome_label"] == "拒绝"
+    assert "年龄" in rows[1]["primary_reason_text"]
+    assert rows[0]["kind_label"] == "试算(不用于授信)"
+    only_applications = client.get(url, {"kind": DecisionKind.APPLICATION}).json()["results"]
+    assert [r["id"] for r in only_applications] == [decided["id"]]
+    bad = client.get(url, {"outcome": "maybe"})
+    assert bad.status_code == 400
+    assert "outcome" in bad.json()["fields"]
+    foreign = world["v2_households"][0]
+    assert client.get(f"/api/v1/households/{foreign.pk}/decisions/").status_code == 404
