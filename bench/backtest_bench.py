@@ -33,7 +33,12 @@ from bench.scoring_bench import ensure_bench_households
 from products.models import Product
 from risk.bulk_scoring import Scorecards
 from risk.decisions.backtest import backtest_create, backtest_run
-from risk.decisions.batch import _features, decision_job_create, decision_job_purge, decisions_copy
+from risk.decisions.batch import (
+    decision_job_create,
+    decision_job_purge,
+    decisions_copy,
+    feature_columns,
+)
 from risk.decisions.definition import SCORECARD
 from risk.decisions.engine import SUBJECT_NO_ARCHIVE, EngineInputs, strategy_run
 from risk.decisions.inputs import LAYOUT_NAMES
@@ -58,7 +63,7 @@ def _inputs(ids: list, terms, on_date, scorecards: Scorecards, bank_id: int, rng
     """A campaign's inputs for the bench households: their feature rows, the head's age as the
     applicant's, no requested amount; a few on the lists."""
     n = len(ids)
-    features, segments = _features(ids, on_date)
+    features, segments = feature_columns(ids, on_date)
     for name in (*EXTERNAL_FEATURE_NAMES, *CONTEXT_FEATURE_NAMES):
         features[name] = np.full(n, np.nan)
     features["applicant_age"] = features["head_age"].copy()

@@ -42,7 +42,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, F, FloatField, Max, Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -50,6 +49,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from common.clock import business_today
+from common.prepared import prepared_execute
 from org.models import Institution
 from risk.models import HouseholdFeatures
 from villages.figures import figure_annotations
@@ -287,39 +287,21 @@ def _one_household_sql() -> tuple[str, tuple, tuple[int, ...]]:
     return f"SELECT {columns} FROM (SELECT 1) AS one {joined}", params, widths
 
 
-# The statement is also prepared on the server, once per connection: planning its seven joins
-# took longer than running them (0.6 ms against 0.4 ms, measured), and a prepared statement is
-# planned once. A connection pooler that resets sessions between transactions (``DISCARD ALL``)
-# would drop it: such a deployment sets RISK_PREPARED_FEATURE_QUERY=false (config.settings).
+# The statement is also prepared on the server, once per connection (``common.prepared``):
+# planning its seven joins took longer than running them (0.6 ms against 0.4 ms, measured).
 _PREPARED_NAME = "risk_one_household_features"
-_prepared_on: set[tuple[int, int]] = set()  # (id of the DB-API connection, backend pid)
 
 
 @functools.cache
-def _one_household_prepared() -> tuple[str, str]:
-    """(PREPARE statement, EXECUTE statement with %s placeholders) of ``_one_household_sql``."""
-    sql, params, _ = _one_household_sql()
+def _one_household_prepared() -> str:
+    """``_one_household_sql`` with PostgreSQL's numbered placeholders."""
+    sql, _, _ = _one_household_sql()
     numbers = itertools.count(1)
-    body = re.sub(r"%s|%%", lambda m: f"${next(numbers)}" if m[0] == "%s" else "%", sql)
-    execute = f"EXECUTE {_PREPARED_NAME}({', '.join(['%s'] * len(params))})" if params else ""
-    return f"PREPARE {_PREPARED_NAME} AS {body}", execute or f"EXECUTE {_PREPARED_NAME}"
+    return re.sub(r"%s|%%", lambda m: f"${next(numbers)}" if m[0] == "%s" else "%", sql)
 
 
 def _execute_one_household(cursor, params: list) -> None:
-    if not settings.RISK_PREPARED_FEATURE_QUERY:
-        cursor.execute(_one_household_sql()[0], params)
-        return
-    raw = connection.connection
-    key = (id(raw), raw.info.backend_pid)
-    prepare, execute = _one_household_prepared()
-    if key not in _prepared_on:
-        cursor.execute(
-            "SELECT count(*) FROM pg_prepared_statements WHERE name = %s", [_PREPARED_NAME]
-        )
-        if not cursor.fetchone()[0]:
-            cursor.execute(prepare)
-        _prepared_on.add(key)
-    cursor.execute(execute, params)
+    prepared_execute(cursor, name=_PREPARED_NAME, sql=_one_household_prepared(), params=params)
 
 
 def _one_household_rows(household_id, today: datetime.date) -> tuple[list, list, list]:

@@ -16,16 +16,15 @@ it). The test ``tests/risk/lists/test_lookups.py`` holds the two forms equal.
 from __future__ import annotations
 
 import datetime
-import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 
 from common import pii
+from common.prepared import prepared_execute
 from risk.lists.models import LEVEL_BY_SEVERITY, LEVEL_SEVERITY, ListLevel, RiskListEntry
 from villages.models import Member
 
@@ -59,13 +58,11 @@ class SubjectListLevel:
     entry_ids: tuple[int, ...]
 
 
-# The one-row lookup is prepared on the server once per connection (as the household features
-# are, ``risk.features``): planning it took 0.55 ms against 0.06 ms to run it, measured. Absent
-# values are NULL, which equals nothing. The phone and device conditions repeat their partial
-# indexes' predicates, so the generic plan a prepared statement settles on can prove them and
-# use the indexes (estimated from the column alone, ``phone_hash = $2`` looks like every row
-# without a phone). ``RISK_PREPARED_FEATURE_QUERY=false`` (a pooler that
-# resets sessions) sends it unprepared.
+# The one-row lookup is prepared on the server once per connection (``common.prepared``):
+# planning it took 0.55 ms against 0.06 ms to run it, measured. Absent values are NULL, which
+# equals nothing. The phone and device conditions repeat their partial indexes' predicates, so
+# the generic plan a prepared statement settles on can prove them and use the indexes
+# (estimated from the column alone, ``phone_hash = $2`` looks like every row without a phone).
 _HITS_COLUMNS = (
     "e.id, e.level, e.source, e.owner_id, e.id_number_hash, e.phone_hash, e.device_id, "
     "e.reason, e.rule, e.valid_until"
@@ -81,27 +78,17 @@ _HITS_SQL = f"""
       AND (e.owner_id IS NULL OR e.owner_id = $5)
 """
 _HITS_PREPARED = "risk_list_hits"
-_prepared_on: set[tuple[int, int]] = set()  # (id of the DB-API connection, backend pid)
 
 
 def _fetch_hit_rows(params: list) -> list[tuple]:
     with connection.cursor() as cursor:
-        if not settings.RISK_PREPARED_FEATURE_QUERY:
-            numbered = re.sub(r"\$(\d)", lambda m: f"%({m[1]})s", _HITS_SQL)
-            cursor.execute(numbered, {str(n): value for n, value in enumerate(params, start=1)})
-            return cursor.fetchall()
-        raw = connection.connection
-        key = (id(raw), raw.info.backend_pid)
-        if key not in _prepared_on:
-            cursor.execute(
-                "SELECT count(*) FROM pg_prepared_statements WHERE name = %s", [_HITS_PREPARED]
-            )
-            if not cursor.fetchone()[0]:
-                cursor.execute(
-                    f"PREPARE {_HITS_PREPARED}(bytea, bytea, varchar, date, bigint) AS {_HITS_SQL}"
-                )
-            _prepared_on.add(key)
-        cursor.execute(f"EXECUTE {_HITS_PREPARED}(%s, %s, %s, %s, %s)", params)
+        prepared_execute(
+            cursor,
+            name=_HITS_PREPARED,
+            sql=_HITS_SQL,
+            params=params,
+            types=("bytea", "bytea", "varchar", "date", "bigint"),
+        )
         return cursor.fetchall()
 
 
@@ -112,14 +99,17 @@ def risk_list_hits(
     phone: str | None = None,
     device_id: str | None = None,
     on_date: datetime.date,
+    id_number_hash: bytes | None = None,
+    phone_hash: bytes | None = None,
 ) -> list[ListHit]:
     """Entries that apply to the subject on ``on_date`` for ``bank_id``, most severe first.
 
     Values are taken as stored (an ID number in its canonical 18 characters, a mobile as 11
     digits, which is what the services and the import store); an empty value matches nothing.
     One prepared statement on the hash, phone and device indexes."""
-    id_hash = pii.blind_index(id_number, pii.ID_NUMBER) if id_number else None
-    phone_hash = pii.blind_index(phone, pii.PHONE) if phone else None
+    # A member's stored hashes may be passed in (the decision engine has them): not hashed again.
+    id_hash = id_number_hash or (pii.blind_index(id_number, pii.ID_NUMBER) if id_number else None)
+    phone_hash = phone_hash or (pii.blind_index(phone, pii.PHONE) if phone else None)
     device_id = (device_id or "").strip() or None
     if id_hash is None and phone_hash is None and device_id is None:
         return []

@@ -101,10 +101,12 @@ def external_data_fetch(
     household_id=None,
     member_id=None,
     now=None,
+    subject_hash: bytes | None = None,
 ) -> ExternalData:
-    """The external features of one subject for ``bank_id``, from the cache or the providers."""
+    """The external features of one subject for ``bank_id``, from the cache or the providers
+    (``subject_hash``: the ID number's stored blind index, when the caller has it)."""
     sources = tuple(sources or SOURCES)
-    subject_hash = pii.blind_index(subject.id_number, pii.ID_NUMBER)
+    subject_hash = subject_hash or pii.blind_index(subject.id_number, pii.ID_NUMBER)
     now = now or timezone.now()
     stamp = now.timestamp()
     with connection.cursor() as cursor:

@@ -19,7 +19,8 @@ The package: ``inputs`` (what the engine reads for a chunk), ``copy`` (the COPY 
 decisions), ``jobs`` (the services).
 """
 
-from risk.decisions.batch.inputs import chunk_inputs, ids_valid
+from risk.decisions.batch.copy import decisions_copy
+from risk.decisions.batch.inputs import chunk_inputs, feature_columns, ids_valid
 from risk.decisions.batch.jobs import (
     CHUNK_SIZE,
     JOB_PERMISSION,
@@ -41,5 +42,7 @@ __all__ = [
     "decision_job_purge",
     "decision_job_run",
     "decision_job_start",
+    "decisions_copy",
+    "feature_columns",
     "ids_valid",
 ]

@@ -32,7 +32,7 @@ _ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dt
 _ID_CHECK = np.frombuffer(b"10X98765432", dtype=np.uint8)
 
 
-def _features(ids: list, on_date: date) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def feature_columns(ids: list, on_date: date) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Feature columns and segments of ``ids`` in that order: the materialised rows, and the
     live computation for households without one."""
     position = {h: i for i, h in enumerate(ids)}
@@ -143,7 +143,7 @@ def chunk_inputs(
     branch, head id), and what the stored rows need beside them."""
     ids = [r[0] for r in rows]
     n = len(ids)
-    features, segments = _features(ids, on_date)
+    features, segments = feature_columns(ids, on_date)
     for name in (*EXTERNAL_FEATURE_NAMES, *CONTEXT_FEATURE_NAMES):
         features[name] = np.full(n, np.nan)
     heads = _heads([r[3] for r in rows])
