@@ -23,4 +23,5 @@ urlpatterns = [
     path("villages/imports/", include("villages.api.import_urls")),
     path("", include("villages.api.urls")),
     path("", include("risk.api.urls")),
+    path("", include("lending.api_urls")),
 ]

@@ -4,3 +4,21 @@ from django.apps import AppConfig
 class LendingConfig(AppConfig):
     name = "lending"
     verbose_name = "贷款业务"
+
+    def ready(self) -> None:
+        from lending.lines.tasks import register_schedules
+        from org.roles import Role, grant
+
+        register_schedules()  # nightly expiry of lines past their validity
+        # Every staff role sees lines; the bank's administrator and risk officer run the
+        # campaign's pre-approval and freeze, unfreeze or close lines.
+        for role in Role:
+            if role is not Role.PEER_EVALUATOR:
+                grant(role, "lending.view_creditline", "lending.view_creditlinechange")
+        for role in (Role.BANK_ADMIN, Role.RISK_OFFICER):
+            grant(
+                role,
+                "lending.change_creditline",
+                "lending.add_linepreapproval",
+                "lending.view_linepreapproval",
+            )

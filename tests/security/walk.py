@@ -165,6 +165,9 @@ API_CASES: dict[str, list[ApiCase]] = {
             lambda o: {"product": o["products.Product"].pk},
         )
     ],
+    "/api/v1/credit-lines/{id}/": [
+        ApiCase("lending.CreditLine", lambda t, o: {"id": _pk(t, "lending.CreditLine")})
+    ],
     "/api/v1/decisions/{id}/": [
         ApiCase("risk.Decision", lambda t, o: {"id": _pk(t, "risk.Decision")})
     ],

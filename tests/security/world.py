@@ -158,6 +158,41 @@ def _bank_kit(kit: dict, bank: Institution, village, manager: Staff, make_produc
     _providers_kit(kit, bank)
     _decisions_kit(kit, bank, tag)
     kit["villages.PersonalDataAccess"] = _personal_data_access(kit, manager)
+    _lines_kit(kit, kit["villages.Household"], manager)
+
+
+def _line_for(household, product, version):
+    """A pre-approved master line of ``household``, as the pre-approval writes one."""
+    from common.clock import business_today
+    from lending.lines.models import CreditLine, CreditLineChange
+
+    today = business_today()
+    line = CreditLine.objects.create(
+        bank_id=household.bank_id,
+        household=household,
+        product=product,
+        product_version=version,
+        amount="50000",
+        rate="4.3500",
+        valid_from=today,
+        valid_until=today.replace(year=today.year + 1),
+    )
+    CreditLineChange.objects.create(
+        line=line, action="pre_approve", to_status=line.status, at=timezone.now()
+    )
+    return line
+
+
+def _lines_kit(kit: dict, household, manager: Staff) -> None:
+    """A pre-approved line of the bank's household and a pre-approval batch of its campaign."""
+    from lending.lines.models import LinePreapproval
+
+    kit["lending.CreditLine"] = _line_for(
+        household, kit["products.Product"], kit["products.ProductVersion"]
+    )
+    kit["lending.LinePreapproval"] = LinePreapproval.objects.create(
+        bank_id=household.bank_id, campaign=kit["villages.Campaign"], requested_by=manager
+    )
 
 
 def _rules_kit(kit: dict, bank: Institution, tag: str) -> None:
@@ -404,6 +439,14 @@ def build_world(province, villages, make_product) -> World:
 
     world.unassigned["risk.Decision"] = decision_make(
         household=third_households[0], product=world.own["products.Product"]
+    )
+    world.unassigned["lending.CreditLine"] = _line_for(
+        third_households[0], world.own["products.Product"], world.own["products.ProductVersion"]
+    )
+    from lending.lines.models import LinePreapproval
+
+    world.unassigned["lending.LinePreapproval"] = LinePreapproval.objects.create(
+        bank=bank1, campaign=world.unassigned["villages.Campaign"], requested_by=am3
     )
 
     attacker = staff_create(

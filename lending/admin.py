@@ -1,0 +1,1 @@
+from lending.lines import admin as lines_admin  # noqa: F401  (授信额度, 预授信批次)

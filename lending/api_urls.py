@@ -1,0 +1,5 @@
+"""Everything lending serves under /api/v1/, each concern's own ``api/urls.py``."""
+
+from django.urls import include, path
+
+urlpatterns = [path("", include("lending.lines.api.urls"))]

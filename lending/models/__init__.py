@@ -1,0 +1,3 @@
+from lending.lines.models import CreditLine, CreditLineChange, LinePreapproval
+
+__all__ = ["CreditLine", "CreditLineChange", "LinePreapproval"]
