@@ -92,7 +92,6 @@ class CreditLineAdmin(TenantAdminMixin, HouseholdSearchMixin, admin.ModelAdmin):
     actions = ["freeze_action", "unfreeze_action", "close_action"]
     list_display = [
         "__str__",
-        "owner",
         "product_name",
         "amount",
         "drawn",
@@ -103,8 +102,11 @@ class CreditLineAdmin(TenantAdminMixin, HouseholdSearchMixin, admin.ModelAdmin):
     ]
     list_filter = ["status"]
     list_select_related = ["household__head", "member", "product"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("household__head", "member", "product")
+
     search_fields = ["household__head__name", "member__name"]
-    date_hierarchy = "valid_until"
     inlines = [ChangeInline]
     fields = [
         "owner",

@@ -155,8 +155,11 @@ class CreditLine(FSMModelMixin, models.Model):
         indexes = [models.Index(fields=["status", "valid_until"], name="line_status_until")]
 
     def __str__(self) -> str:
-        kind = "分额度" if self.parent_id else "授信"
-        return f"{kind} {self.pk}"
+        # Names, not ids (the admin's titles and links): the member's share or the household's.
+        if self.member_id:
+            return f"{self.member.name}的分额度"
+        head = self.household.head
+        return f"{head.name}户授信" if head is not None else "农户授信"
 
     @property
     def available(self) -> Decimal:
@@ -228,7 +231,7 @@ class CreditLineChange(models.Model):
         ordering = ["line", "at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.line_id} {self.get_action_display()}"
+        return self.get_action_display()
 
 
 class LinePreapproval(models.Model):
@@ -266,4 +269,4 @@ class LinePreapproval(models.Model):
         ordering = ["-id"]
 
     def __str__(self) -> str:
-        return f"预授信批次 {self.pk}"
+        return f"{self.campaign.name}预授信"

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 from django_fsm import can_proceed
 
@@ -182,7 +182,7 @@ def _preapprove(*, job: DecisionJob, campaign, actor) -> PreapprovalCounts:
                 "valid_from": today,
                 "valid_until": add_months(today, months) - timedelta(days=1),
                 "actor": _staff(actor).pk if actor is not None else None,
-                "reason": f"整村授信批量决策 {job.pk}",
+                "reason": f"{campaign.name}：{job.decision_date:%Y-%m-%d}的批量决策通过",
             },
         )
         decisions, created = cursor.fetchone()
@@ -357,7 +357,7 @@ def credit_lines_expire(*, on_date=None) -> int:
     due = list(
         CreditLine.objects.open()
         .filter(valid_until__lt=on_date)
-        .order_by("parent_id", "id")  # masters (no parent) first
+        .order_by(F("parent_id").asc(nulls_first=True), "id")  # masters (no parent) first
         .values_list("pk", flat=True)
     )
     expired = 0

@@ -400,7 +400,8 @@ class Decision(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"决策 {self.pk}"
+        # The admin's titles and breadcrumbs: what and when, not the row's id.
+        return f"{self.get_kind_display()}（{self.decision_date:%Y-%m-%d}，{self.get_outcome_display()}）"
 
     def input_values(self) -> list[float]:
         raw = bytes(self.inputs)
