@@ -314,6 +314,9 @@ SPECTACULAR_SETTINGS = {
         "PeerReviewEvaluatorKindEnum": "villages.models.PeerReviewEvaluator.Kind",
         "ListColourEnum": "villages.models.ListColour",
         "ProductPurposeEnum": "products.models.PurposeCategory",
+        "DecisionKindEnum": "risk.decisions.models.DecisionKind",
+        "DecisionOutcomeEnum": "risk.decisions.models.Outcome",
+        "CreditLineStatusEnum": "lending.lines.models.LineStatus",
     },
 }
 # How long an Idempotency-Key is remembered, and after how long an in-flight claim whose
