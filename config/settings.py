@@ -317,6 +317,9 @@ SPECTACULAR_SETTINGS = {
         "DecisionKindEnum": "risk.decisions.models.DecisionKind",
         "DecisionOutcomeEnum": "risk.decisions.models.Outcome",
         "CreditLineStatusEnum": "lending.lines.models.LineStatus",
+        "ApplicationStatusEnum": "lending.applications.models.ApplicationStatus",
+        "ChannelEnum": "products.models.Channel",
+        "RepaymentMethodEnum": "products.schedule.RepaymentMethod",
     },
 }
 # How long an Idempotency-Key is remembered, and after how long an in-flight claim whose

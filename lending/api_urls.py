@@ -2,4 +2,7 @@
 
 from django.urls import include, path
 
-urlpatterns = [path("", include("lending.lines.api.urls"))]
+urlpatterns = [
+    path("", include("lending.lines.api.urls")),
+    path("", include("lending.applications.api.urls")),
+]

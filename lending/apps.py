@@ -15,6 +15,17 @@ class LendingConfig(AppConfig):
         for role in Role:
             if role is not Role.PEER_EVALUATOR:
                 grant(role, "lending.view_creditline", "lending.view_creditlinechange")
+        # Applications: account managers create and submit them for their villages; every staff
+        # role reads them (reviewers will act on them with the approval work).
+        for role in Role:
+            if role is not Role.PEER_EVALUATOR:
+                grant(role, "lending.view_application", "lending.view_applicationevent")
+        grant(
+            Role.ACCOUNT_MANAGER,
+            "lending.add_application",
+            "lending.change_application",
+        )
+        grant(Role.BANK_ADMIN, "lending.add_application", "lending.change_application")
         for role in (Role.BANK_ADMIN, Role.RISK_OFFICER):
             grant(
                 role,

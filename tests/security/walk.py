@@ -165,6 +165,19 @@ API_CASES: dict[str, list[ApiCase]] = {
             lambda o: {"product": o["products.Product"].pk},
         )
     ],
+    "/api/v1/applications/{id}/": [
+        ApiCase("lending.Application", lambda t, o: {"id": _pk(t, "lending.Application")})
+    ],
+    "/api/v1/applications/{id}/submit/": [
+        ApiCase("lending.Application", lambda t, o: {"id": _pk(t, "lending.Application")})
+    ],
+    "/api/v1/applications/{id}/withdraw/": [
+        ApiCase(
+            "lending.Application",
+            lambda t, o: {"id": _pk(t, "lending.Application")},
+            lambda o: {"reason": "测试"},
+        )
+    ],
     "/api/v1/credit-lines/{id}/": [
         ApiCase("lending.CreditLine", lambda t, o: {"id": _pk(t, "lending.CreditLine")})
     ],

@@ -193,6 +193,28 @@ def _lines_kit(kit: dict, household, manager: Staff) -> None:
     kit["lending.LinePreapproval"] = LinePreapproval.objects.create(
         bank_id=household.bank_id, campaign=kit["villages.Campaign"], requested_by=manager
     )
+    kit["lending.Application"] = _application_for(household, kit["products.Product"], manager)
+
+
+def _application_for(household, product, manager: Staff):
+    """A draft application of the household, as the PAD's first request stores one."""
+    import uuid
+
+    from lending.applications.models import Application
+
+    return Application.objects.create(
+        bank_id=household.bank_id,
+        client_uuid=uuid.uuid4(),
+        channel="pad",
+        household=household,
+        applicant=household.head,
+        product=product,
+        amount="20000",
+        term_months=12,
+        repayment_method="equal_instalment",
+        purpose="购买农资",
+        created_by=manager,
+    )
 
 
 def _rules_kit(kit: dict, bank: Institution, tag: str) -> None:
@@ -447,6 +469,9 @@ def build_world(province, villages, make_product) -> World:
 
     world.unassigned["lending.LinePreapproval"] = LinePreapproval.objects.create(
         bank=bank1, campaign=world.unassigned["villages.Campaign"], requested_by=am3
+    )
+    world.unassigned["lending.Application"] = _application_for(
+        third_households[0], world.own["products.Product"], am3
     )
 
     attacker = staff_create(

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api.errors import service_errors
-from common.api.pagination import StandardPagination
+from common.api.pagination import StandardPagination, paginated
 from common.idempotency import idempotent
 from org.api.mixins import BankDataWritable
 from org.tenancy import scope_queryset
@@ -101,7 +101,7 @@ class HouseholdDecisionView(APIView):
             ),
             OpenApiParameter("outcome", str, enum=Outcome.values),
         ],
-        responses={200: s.DecisionSummarySerializer(many=True)},
+        responses={200: paginated(s.DecisionSummarySerializer)},
     )
     def get(self, request, pk):
         household = get_object_or_404(scope_queryset(Household.objects.all(), request.user), pk=pk)
