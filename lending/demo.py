@@ -45,3 +45,48 @@ def seed_lines() -> None:
                 actor=admin.user,
                 reason="演示：户主分额度",
             )
+
+
+def seed_applications() -> None:
+    """A few applications from the PAD in each demo bank: submitted ones the strategy approved,
+    referred or rejected, and a draft, so 贷款申请 shows each state. Fixed client UUIDs make a
+    second run find them (the PAD's own idempotency)."""
+    import uuid
+
+    from common.clock import business_today
+    from lending.applications.services import application_create, application_submit
+    from villages.models import Household
+
+    product = Product.objects.filter(code=PRODUCT).first()
+    if product is None:
+        return
+    for code, *_ in DEMO_BANKS:
+        manager = Staff.objects.filter(bank__code=code, user__username__contains="_am").first()
+        today = business_today()
+        households = list(
+            Household.objects.filter(
+                bank__code=code,
+                head__birth_date__gt=today.replace(year=today.year - 60),
+                head__birth_date__lt=today.replace(year=today.year - 25),
+            )
+            .select_related("head", "village")
+            .order_by("pk")[10:14]
+        )
+        if manager is None or len(households) < 4:
+            continue
+        plans = [("20000", True), ("250000", True), ("30000", True), ("15000", False)]
+        for n, (household, (amount, submit)) in enumerate(zip(households, plans, strict=True)):
+            application, created = application_create(
+                client_uuid=uuid.uuid5(uuid.NAMESPACE_URL, f"demo-application/{code}/{n}"),
+                household=household,
+                applicant=household.head,
+                product=product,
+                amount=amount,
+                term_months=12,
+                repayment_method="equal_instalment",
+                purpose="购买农资(演示)",
+                channel="pad",
+                actor=manager.user,
+            )
+            if created and submit:
+                application_submit(application=application, actor=manager.user)

@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from common.audit import audit_context
-from lending.demo import seed_lines
+from lending.demo import seed_applications, seed_lines
 from org.demo import DEMO_PASSWORD, seed_org
 from products.demo import seed_products
 from risk.demo import seed_risk
@@ -28,6 +28,7 @@ class Command(BaseCommand):
             logins += seed_villages()
             logins += seed_risk()
             seed_lines()
+            seed_applications()
         if options["verbosity"] == 0:
             return
         self.stdout.write(self.style.SUCCESS("演示数据已就绪 (demo province ready)."))
