@@ -166,6 +166,10 @@ class CreditLineAdmin(TenantAdminMixin, HouseholdSearchMixin, admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         return ["parent", "member", "amount"] if obj is None else self.fields
 
+    def add_view(self, request, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "title": "分配分额度"}
+        return super().add_view(request, form_url, extra_context)
+
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.readonly_fields
 

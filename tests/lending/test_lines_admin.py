@@ -36,6 +36,7 @@ def test_lines_pages_and_actions(world, campaign_lines, client, django_assert_ma
     )
     assert too_much.status_code == 200
     assert "超过主额度" in too_much.content.decode()
+    assert "分配分额度" in client.get("/admin/lending/creditline/").content.decode()
     assert not CreditLine.objects.filter(parent=master).exists()
 
     # Freezing a pre-approved line is refused with the reason; unfreezing nothing is too.
