@@ -23,3 +23,8 @@ def business_now() -> datetime.datetime:
 
 def business_today() -> datetime.date:
     return business_now().date()
+
+
+def local_text(value: datetime.datetime | None) -> str:
+    """A moment as staff read it: Beijing time to the second, "—" when there is none."""
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S") if value else "—"

@@ -6,7 +6,11 @@ left alone."""
 from __future__ import annotations
 
 from lending.lines.models import CreditLine, LinePreapproval
-from lending.lines.services import credit_line_sub_create, line_preapproval_run
+from lending.lines.services import (
+    credit_line_sub_create,
+    line_preapproval_request,
+    line_preapproval_run,
+)
 from org.demo import BANKS as DEMO_BANKS
 from org.models import Staff
 from products.models import Product
@@ -28,9 +32,7 @@ def seed_lines() -> None:
         for campaign in campaigns:
             job = decision_job_create(product=product, actor=None, campaign=campaign, enqueue=False)
             decision_job_run(job_id=job.pk)
-            run = LinePreapproval.objects.create(
-                bank_id=campaign.bank_id, campaign=campaign, requested_by=admin
-            )
+            run = line_preapproval_request(campaign=campaign, actor=admin.user, enqueue=False)
             line_preapproval_run(run_id=run.pk)
         master = (
             CreditLine.objects.filter(campaign__in=campaigns, household__head__isnull=False)

@@ -9,11 +9,10 @@ backoff.
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
 from common.schedules import DefaultSchedule, register_default
+from common.tasks import TRANSIENT_ERRORS
 
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError)
 MONITORING_TASK = "risk.batch_tasks.monitor_scorecards"
 
 

@@ -6,17 +6,13 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
+from common.clock import local_text
 from lending.applications import services
 from lending.applications.models import Application, ApplicationEvent, ApplicationParty
 from org.admin_mixins import TenantAdminMixin, run_per_row
 from villages.admin.base import HouseholdSearchMixin
-
-
-def _local(value) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S") if value else "—"
 
 
 class ApplicationActionForm(admin.helpers.ActionForm):
@@ -36,7 +32,7 @@ class PartyInline(admin.TabularInline):
 
     @admin.display(description="同意时间")
     def consented_local(self, obj):
-        return _local(obj.consented_at)
+        return local_text(obj.consented_at)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -55,7 +51,7 @@ class EventInline(admin.TabularInline):
 
     @admin.display(description="时间")
     def at_local(self, obj):
-        return _local(obj.at)
+        return local_text(obj.at)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -114,7 +110,7 @@ class ApplicationAdmin(TenantAdminMixin, HouseholdSearchMixin, admin.ModelAdmin)
 
     @admin.display(description="提交时间", ordering="submitted_at")
     def submitted_local(self, obj):
-        return _local(obj.submitted_at)
+        return local_text(obj.submitted_at)
 
     @admin.display(description="所需审批层级")
     def approval_levels_text(self, obj):

@@ -49,10 +49,6 @@ S = ApplicationStatus
 WITHDRAWABLE = [S.DRAFT, S.SUBMITTED, S.REFERRED, S.RETURNED]
 
 
-class ApplicationQuerySet(TenantQuerySet):
-    pass
-
-
 class Application(FSMModelMixin, models.Model):
     tenant_bank_field = "bank"
     tenant_village_field = "household__village"
@@ -124,7 +120,7 @@ class Application(FSMModelMixin, models.Model):
     updated_at = models.DateTimeField("更新时间", auto_now=True)
     submitted_at = models.DateTimeField("提交时间", null=True, blank=True)
 
-    objects = ApplicationQuerySet.as_manager()
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = "贷款申请"

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.clock import business_today
+from common.money import positive_amount
 from lending.applications.models import (
     WITHDRAWABLE,
     Application,
@@ -26,10 +27,10 @@ from products.selectors import product_terms_effective
 from risk.decisions.services import decision_make
 from risk.lists.models import LEVEL_SEVERITY, ListLevel
 from risk.lists.selectors import risk_list_hits
+from risk.lists.services import staff_of
 from villages.validation import normalise_text
 
 S = ApplicationStatus
-_FEN = Decimal("0.01")
 # A list entry at these levels keeps a member from guaranteeing or co-borrowing.
 _BLOCKING = LEVEL_SEVERITY[ListLevel.BLACKLIST_RESTRICT]
 
@@ -39,31 +40,15 @@ class ApplicationConflict(ValidationError):
     answers 409."""
 
 
-def _staff(actor):
-    return getattr(actor, "staff", None) if actor is not None else None
-
-
 def _log(application, before: str, actor, comment: str = "") -> None:
     ApplicationEvent.objects.create(
         application=application,
         from_status=before,
         to_status=application.status,
-        actor=_staff(actor),
+        actor=staff_of(actor),
         comment=comment,
         at=timezone.now(),
     )
-
-
-def _amount(value) -> Decimal:
-    try:
-        amount = Decimal(str(value))
-    except ArithmeticError:
-        raise ValidationError({"amount": "金额格式不正确"}) from None
-    if not amount.is_finite() or amount <= 0:
-        raise ValidationError({"amount": "申请金额必须大于0"})
-    if amount != amount.quantize(_FEN):
-        raise ValidationError({"amount": "金额最多精确到分"})
-    return amount
 
 
 def application_check(
@@ -84,7 +69,7 @@ def application_check(
     through the channel, amount, term or repayment method outside the product's terms, a
     guarantor who is the borrower or lives in the borrower's household, a co-borrower or
     guarantor on a blacklist, a line that is not the household's or not usable."""
-    amount = _amount(amount)
+    amount = positive_amount(amount, field="amount", label="申请金额")
     today = business_today()
     errors: dict[str, str] = {}
     if applicant.household_id != household.pk:
@@ -158,6 +143,9 @@ def application_create(
     resend): ``(application, created)``."""
     existing = Application.objects.filter(bank_id=household.bank_id, client_uuid=client_uuid)
     if (found := existing.first()) is not None:
+        if found.household_id != household.pk:
+            # The same client UUID used for another household of the bank: not a resend.
+            raise ValidationError({"client_uuid": "该申请编号已用于另一农户的申请"})
         return found, False
     purpose = normalise_text(purpose or "")
     if not purpose:
@@ -189,7 +177,7 @@ def application_create(
                 repayment_method=repayment_method,
                 purpose=purpose,
                 device_id=device_id or "",
-                created_by=_staff(actor),
+                created_by=staff_of(actor),
             )
             ApplicationParty.objects.bulk_create(
                 [

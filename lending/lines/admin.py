@@ -5,18 +5,14 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
+from common.clock import local_text
 from lending.lines import services
 from lending.lines.models import CreditLine, CreditLineChange, LinePreapproval
 from org.admin_mixins import TenantAdminMixin, add_service_errors, run_per_row
 from org.tenancy import scope_queryset
 from villages.admin.base import HouseholdSearchMixin
 from villages.models import Campaign, Member
-
-
-def _local(value) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S") if value else "—"
 
 
 class LineActionForm(admin.helpers.ActionForm):
@@ -73,7 +69,7 @@ class ChangeInline(admin.TabularInline):
 
     @admin.display(description="时间")
     def at_local(self, obj):
-        return _local(obj.at)
+        return local_text(obj.at)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -273,11 +269,11 @@ class LinePreapprovalAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="发起时间", ordering="created_at")
     def created_local(self, obj):
-        return _local(obj.created_at)
+        return local_text(obj.created_at)
 
     @admin.display(description="完成时间")
     def finished_local(self, obj):
-        return _local(obj.finished_at)
+        return local_text(obj.finished_at)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:

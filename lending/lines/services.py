@@ -19,6 +19,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from common.clock import business_today
+from common.money import positive_amount
 from lending.lines.models import (
     OPEN_STATUSES,
     CreditLine,
@@ -28,6 +29,7 @@ from lending.lines.models import (
 )
 from products.schedule import add_months
 from products.selectors import product_terms_effective
+from risk.lists.services import staff_of
 from risk.models import Decision, DecisionJob
 from villages.models import Household, Member
 from villages.validation import normalise_text
@@ -35,11 +37,6 @@ from villages.validation import normalise_text
 Action = CreditLineChange.Action
 # A line whose product names no validity (a one-time, non-revolving product) is valid a year.
 DEFAULT_VALIDITY_MONTHS = 12
-_FEN = Decimal("0.01")
-
-
-def _staff(actor):
-    return getattr(actor, "staff", actor) if actor is not None else None
 
 
 def _log(line: CreditLine, action: str, before: str, actor, reason: str = "", at=None) -> None:
@@ -48,7 +45,7 @@ def _log(line: CreditLine, action: str, before: str, actor, reason: str = "", at
         action=action,
         from_status=before,
         to_status=line.status,
-        actor=_staff(actor),
+        actor=staff_of(actor),
         reason=reason,
         at=at or timezone.now(),
     )
@@ -56,18 +53,6 @@ def _log(line: CreditLine, action: str, before: str, actor, reason: str = "", at
 
 def _locked(line_id: int) -> CreditLine:
     return CreditLine.objects.select_for_update().get(pk=line_id)
-
-
-def _money(amount, field: str) -> Decimal:
-    try:
-        value = Decimal(str(amount))
-    except ArithmeticError:
-        raise ValidationError({field: "金额格式不正确"}) from None
-    if not value.is_finite() or value <= 0:
-        raise ValidationError({field: "金额必须大于0"})
-    if value != value.quantize(_FEN):
-        raise ValidationError({field: "金额最多精确到分"})
-    return value
 
 
 # --- pre-approval from a campaign's decisions --------------------------------------------------
@@ -115,17 +100,18 @@ class PreapprovalCounts:
         return self.decisions - self.created
 
 
-def line_preapproval_request(*, campaign, actor) -> LinePreapproval:
+def line_preapproval_request(*, campaign, actor, enqueue: bool = True) -> LinePreapproval:
     """Queue the pre-approval of ``campaign`` (预授信批次): its latest finished decision batch's
-    APPROVE decisions become pre-approved lines. The run happens after commit, in a task."""
-    staff = _staff(actor)
+    APPROVE decisions become pre-approved lines. The run happens after commit, in a task
+    (``enqueue=False``: the caller runs it, as the demo does)."""
     line_preapproval_check(campaign=campaign)
     run = LinePreapproval.objects.create(
-        bank_id=campaign.bank_id, campaign=campaign, requested_by=staff
+        bank_id=campaign.bank_id, campaign=campaign, requested_by=staff_of(actor)
     )
-    from lending.lines.tasks import run_line_preapproval
+    if enqueue:
+        from lending.lines.tasks import run_line_preapproval
 
-    transaction.on_commit(lambda: run_line_preapproval.delay(run.pk))
+        transaction.on_commit(lambda: run_line_preapproval.delay(run.pk))
     return run
 
 
@@ -161,7 +147,7 @@ def line_preapproval_run(*, run_id: int) -> LinePreapproval:
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "error", "finished_at"])
         return run
-    counts = _preapprove(job=job, campaign=run.campaign, actor=run.requested_by)
+    counts = _preapprove(job=job, campaign=run.campaign, staff=run.requested_by)
     run.decisions, run.created = counts.decisions, counts.created
     run.already = counts.already
     run.status, run.finished_at = LinePreapproval.Status.DONE, timezone.now()
@@ -169,7 +155,7 @@ def line_preapproval_run(*, run_id: int) -> LinePreapproval:
     return run
 
 
-def _preapprove(*, job: DecisionJob, campaign, actor) -> PreapprovalCounts:
+def _preapprove(*, job: DecisionJob, campaign, staff) -> PreapprovalCounts:
     today = business_today()
     terms = product_terms_effective(product=job.product, on_date=today, bank_id=job.bank_id)
     months = terms.line_validity_months or DEFAULT_VALIDITY_MONTHS
@@ -181,7 +167,7 @@ def _preapprove(*, job: DecisionJob, campaign, actor) -> PreapprovalCounts:
                 "campaign": campaign.pk,
                 "valid_from": today,
                 "valid_until": add_months(today, months) - timedelta(days=1),
-                "actor": _staff(actor).pk if actor is not None else None,
+                "actor": staff.pk if staff is not None else None,
                 "reason": f"{campaign.name}：{job.decision_date:%Y-%m-%d}的批量决策通过",
             },
         )
@@ -195,7 +181,7 @@ def _preapprove(*, job: DecisionJob, campaign, actor) -> PreapprovalCounts:
 def credit_line_sub_check(*, master: CreditLine, member: Member | None, amount) -> Decimal:
     """What ``credit_line_sub_create`` refuses, without a lock: the admin form shows the same
     errors beside their fields. The service checks again after locking the master."""
-    amount = _money(amount, "amount")
+    amount = positive_amount(amount, field="amount")
     if master.parent_id is not None:
         raise ValidationError({"parent": "分额度下不能再分配分额度"})
     if master.status not in OPEN_STATUSES:
@@ -271,9 +257,9 @@ def credit_line_transition(*, line: CreditLine, action: str, actor, reason: str)
         )
     for each in lines:
         method = getattr(each, _TRANSITIONS[action])
-        if each is line and not _can(each, method):
-            raise ValidationError({"status": f"{each.get_status_display()}的额度不能{label}"})
-        if each is not line and not _can(each, method):
+        if not can_proceed(method):
+            if each is line:
+                raise ValidationError({"status": f"{each.get_status_display()}的额度不能{label}"})
             continue  # a sub-line already in the target state (e.g. closed on its own)
         before = each.status
         method()
@@ -281,10 +267,6 @@ def credit_line_transition(*, line: CreditLine, action: str, actor, reason: str)
         _log(each, action, before, actor, reason)
     _mark_household(line)
     return line
-
-
-def _can(line: CreditLine, method) -> bool:
-    return can_proceed(method)
 
 
 def _mark_household(line: CreditLine) -> None:
@@ -309,7 +291,7 @@ def _mark_household(line: CreditLine) -> None:
 def credit_line_draw(*, line: CreditLine, amount) -> CreditLine:
     """Use ``amount`` of an active line (a drawdown): a sub-line uses its master's availability
     too. Refused above what is available or on a line that is not active."""
-    amount = _money(amount, "amount")
+    amount = positive_amount(amount, field="amount")
     master, sub = _locked_pair(line)
     for each in filter(None, (master, sub)):
         if each.status != LineStatus.ACTIVE:
@@ -329,7 +311,7 @@ def credit_line_draw(*, line: CreditLine, amount) -> CreditLine:
 @transaction.atomic
 def credit_line_restore(*, line: CreditLine, amount) -> CreditLine:
     """Give back ``amount`` repaid in principal (循环: repaid, it can be drawn again)."""
-    amount = _money(amount, "amount")
+    amount = positive_amount(amount, field="amount")
     master, sub = _locked_pair(line)
     for each in filter(None, (master, sub)):
         if amount > each.drawn:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
 from common.schedules import DefaultSchedule, register_default
+from common.tasks import TRANSIENT_ERRORS
 
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError)
 EXPIRE_TASK = "lending.lines.tasks.expire_credit_lines"
 
 

@@ -18,9 +18,9 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from common.clock import local_text
 from org.admin_mixins import TenantAdminMixin
 from risk.decisions import services
 from risk.decisions.definition import NODE_KINDS, flow_parse
@@ -35,10 +35,6 @@ from risk.decisions.selectors import (
 from risk.external_features import EXTERNAL_SOURCES
 
 _BADGE = {"approve": "#2e7d32", "refer": "#ef6c00", "reject": "#c62828"}
-
-
-def _local(value) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S") if value else "—"
 
 
 def flow_html(definition) -> str:
@@ -161,7 +157,7 @@ class StrategyVersionAdmin(admin.ModelAdmin):
     def history(self, obj) -> str:
         rows = [
             (
-                _local(c.at),
+                local_text(c.at),
                 c.action,
                 c.from_status or "—",
                 c.to_status,
@@ -296,7 +292,7 @@ class DecisionAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="决策时间", ordering="decided_at")
     def decided_local(self, obj):
-        return _local(obj.decided_at)
+        return local_text(obj.decided_at)
 
     @admin.display(description="农户")
     def household_name(self, obj):
@@ -429,7 +425,7 @@ class DecisionJobAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="发起时间", ordering="created_at")
     def created_local(self, obj):
-        return _local(obj.created_at)
+        return local_text(obj.created_at)
 
     def has_add_permission(self, request):
         return False

@@ -7,9 +7,8 @@ only the households still without a decision in the job (``risk.decisions.batch`
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError)
+from common.tasks import TRANSIENT_ERRORS
 
 
 @shared_task(

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
 from common.audit import audit_context
 from common.schedules import DefaultSchedule, register_default
+from common.tasks import TRANSIENT_ERRORS
 
 PEER_REVIEW_SYNC_TASK = "risk.lists.tasks.sync_peer_review_entries"
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError)
 
 
 @shared_task(

@@ -4,8 +4,8 @@ Subjects are keyed hashes: no ID number is ever shown (or held)."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.utils import timezone
 
+from common.clock import local_text
 from org.admin_mixins import TenantAdminMixin
 from risk.providers.models import ProviderCall
 
@@ -44,7 +44,7 @@ class ProviderCallAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="查询时间", ordering="started_at")
     def started_local(self, obj):
-        return timezone.localtime(obj.started_at).strftime("%Y-%m-%d %H:%M:%S")
+        return local_text(obj.started_at)
 
     @admin.display(description="查询人")
     def asked_by_name(self, obj):

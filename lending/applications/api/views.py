@@ -118,9 +118,6 @@ class ApplicationListView(APIView):
                 line=line,
                 device_id=v.get("device_id", ""),
             )
-        if application.household_id != household.pk:
-            # The same client UUID was used for another household of the bank: not a resend.
-            raise ValidationError({"client_uuid": "该申请编号已用于另一农户的申请"})
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(s.ApplicationDetailSerializer(application).data, status=code)
 
