@@ -15,4 +15,11 @@ app = Celery("village_credit", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Task modules that do not sit at <app>/tasks.py.
-app.autodiscover_tasks(["villages.imports", "risk.decisions", "lending.lines"])
+app.autodiscover_tasks(
+    [
+        "villages.imports",
+        "risk.decisions",
+        "lending.lines",
+        "lending.applications",
+    ]
+)

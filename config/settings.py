@@ -320,12 +320,20 @@ SPECTACULAR_SETTINGS = {
         "ApplicationStatusEnum": "lending.applications.models.ApplicationStatus",
         "ChannelEnum": "products.models.Channel",
         "RepaymentMethodEnum": "products.schedule.RepaymentMethod",
+        "RequiredDocumentEnum": "products.models.RequiredDocument",
+        "RejectReasonEnum": "lending.applications.models.RejectReason",
     },
 }
 # How long an Idempotency-Key is remembered, and after how long an in-flight claim whose
 # process died may be taken over by a retry.
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 IDEMPOTENCY_IN_FLIGHT_TIMEOUT = timedelta(minutes=5)
+
+# --- Approval (lending.applications) ----------------------------------------------------------
+# An item waiting longer than this in a reviewer's queue is shown as overdue (超时) in 审批任务.
+APPROVAL_SLA_HOURS = env_int("APPROVAL_SLA_HOURS", 24)
+# Applications waiting this long for an investigation, information or a signature lapse.
+APPLICATION_EXPIRY_DAYS = env_int("APPLICATION_EXPIRY_DAYS", 30)
 
 # --- Audit ------------------------------------------------------------------------------------
 PGHISTORY_ADMIN_ALL_EVENTS = False

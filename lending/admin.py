@@ -1,2 +1,3 @@
 from lending.applications import admin as applications_admin  # noqa: F401  (贷款申请)
+from lending.applications import admin_review  # noqa: F401  (审批任务)
 from lending.lines import admin as lines_admin  # noqa: F401  (授信额度, 预授信批次)

@@ -6,10 +6,12 @@ class LendingConfig(AppConfig):
     verbose_name = "贷款业务"
 
     def ready(self) -> None:
+        from lending.applications.tasks import register_schedules as application_schedules
         from lending.lines.tasks import register_schedules
         from org.roles import Role, grant
 
         register_schedules()  # nightly expiry of lines past their validity
+        application_schedules()  # nightly expiry of applications left waiting
         # Every staff role sees lines; the bank's administrator and risk officer run the
         # campaign's pre-approval and freeze, unfreeze or close lines.
         for role in Role:
@@ -26,6 +28,15 @@ class LendingConfig(AppConfig):
             "lending.change_application",
         )
         grant(Role.BANK_ADMIN, "lending.add_application", "lending.change_application")
+        for role in Role:
+            if role is not Role.PEER_EVALUATOR:
+                grant(role, "lending.view_approvaltask", "lending.view_applicationattachment")
+        grant(Role.ACCOUNT_MANAGER, "lending.add_applicationattachment")
+        # Reviewers act on the tasks drawn for them; the bank's administrator reassigns the
+        # items of an absent reviewer.
+        for role in (Role.BRANCH_REVIEWER, Role.CENTRAL_REVIEWER, Role.APPROVAL_OFFICER):
+            grant(role, "lending.review_application")
+        grant(Role.BANK_ADMIN, "lending.reassign_approvaltask")
         for role in (Role.BANK_ADMIN, Role.RISK_OFFICER):
             grant(
                 role,

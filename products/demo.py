@@ -65,9 +65,12 @@ FEDERATION_PRODUCTS = [
             "rate_floor": D("3.45"),
             "rate_cap": D("6.00"),
             "required_documents": ["id_card", "household_register", "marriage_certificate"],
+            # Linfen's three levels: the branch decides small loans, the central review centre
+            # joins above 100,000 and the credit approval centre above 200,000.
             "approval_bands": [
                 {"up_to": "100000", "levels": ["branch"]},
-                {"up_to": "300000", "levels": ["branch", "central_review"]},
+                {"up_to": "200000", "levels": ["branch", "central_review"]},
+                {"up_to": "300000", "levels": ["branch", "central_review", "approval_centre"]},
             ],
             "auto_approve_limit": D("50000"),
             "contract_template_code": "HT-XYD-2025",

@@ -1,11 +1,12 @@
 """贷款申请 in the admin: the list by state and channel, an application's parties, decision and
-timeline; withdrawal through the service. Review queues come with the approval work."""
+timeline; withdrawal through the service; the review page (``admin_review``) where reviewers
+decide and account managers submit investigations and supplements."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from common.clock import local_text
@@ -70,6 +71,7 @@ class ApplicationAdmin(TenantAdminMixin, HouseholdSearchMixin, admin.ModelAdmin)
     actions = ["withdraw_action"]
     list_display = [
         "__str__",
+        "review_link",
         "amount",
         "term_months",
         "channel",
@@ -81,6 +83,7 @@ class ApplicationAdmin(TenantAdminMixin, HouseholdSearchMixin, admin.ModelAdmin)
     search_fields = ["applicant__name"]
     inlines = [PartyInline, EventInline]
     fields = [
+        "review_link",
         "applicant_name",
         "product_name",
         "amount",
@@ -99,6 +102,22 @@ class ApplicationAdmin(TenantAdminMixin, HouseholdSearchMixin, admin.ModelAdmin)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("applicant", "product")
+
+    def get_urls(self):
+        from lending.applications.admin_review import review_view
+
+        review = self.admin_site.admin_view(
+            lambda request, object_id: review_view(self, request, object_id)
+        )
+        return [
+            path("<int:object_id>/review/", review, name="lending_application_review"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="审查审批")
+    def review_link(self, obj):
+        url = reverse("admin:lending_application_review", args=[obj.pk])
+        return format_html('<a href="{}">打开审查页</a>', url)
 
     @admin.display(description="申请人")
     def applicant_name(self, obj):

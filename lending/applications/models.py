@@ -17,15 +17,15 @@ from __future__ import annotations
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
-from django_fsm import FSMField, FSMModelMixin, transition
+from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 
 from lending.lines.models import CreditLine
 from org.models import Institution, Staff
 from org.tenancy import TenantQuerySet
-from products.models import Channel, Product, ProductVersion
+from products.models import ApprovalLevel, Channel, Product, ProductVersion, RequiredDocument
 from products.schedule import RepaymentMethod
 from risk.models import Decision
-from villages.models import Household, Member
+from villages.models import FieldVisit, Household, Member
 
 
 class ApplicationStatus(models.TextChoices):
@@ -45,8 +45,41 @@ class ApplicationStatus(models.TextChoices):
     CONTRACTED = "contracted", "已签约"
 
 
+class RejectReason(models.TextChoices):
+    """Why a reviewer declined (the strategy's own reasons are on the decision)."""
+
+    INCOME_INSUFFICIENT = "income_insufficient", "收入不足以覆盖还款"
+    DEBT_TOO_HIGH = "debt_too_high", "负债过高"
+    PURPOSE_UNVERIFIED = "purpose_unverified", "借款用途无法核实"
+    INFORMATION_FALSE = "information_false", "申请信息不实"
+    POOR_CREDIT = "poor_credit", "信用记录不良"
+    GUARANTEE_WEAK = "guarantee_weak", "担保不足"
+    PEER_REVIEW_NEGATIVE = "peer_review_negative", "村组评议不通过"
+    OTHER = "other", "其他"
+
+
 S = ApplicationStatus
-WITHDRAWABLE = [S.DRAFT, S.SUBMITTED, S.REFERRED, S.RETURNED]
+# The review statuses, one per approval level (products.ApprovalLevel), lowest first.
+LEVEL_STATUS = {
+    ApprovalLevel.BRANCH: S.BRANCH_REVIEW,
+    ApprovalLevel.CENTRAL_REVIEW: S.CENTRAL_REVIEW,
+    ApprovalLevel.APPROVAL_CENTRE: S.APPROVAL_CENTRE,
+}
+IN_REVIEW = list(LEVEL_STATUS.values())
+APPROVED_STATUSES = [S.APPROVED, S.AUTO_APPROVED]
+# A borrower may withdraw until the contract is signed.
+WITHDRAWABLE = [
+    S.DRAFT,
+    S.SUBMITTED,
+    S.REFERRED,
+    *IN_REVIEW,
+    S.RETURNED,
+    *APPROVED_STATUSES,
+    S.CONTRACT_PENDING,
+]
+# Waiting for someone outside the bank (information, a signature) or for an investigation
+# that never came: these lapse after the configured number of days.
+EXPIRABLE = [S.REFERRED, S.RETURNED, *APPROVED_STATUSES, S.CONTRACT_PENDING]
 
 
 class Application(FSMModelMixin, models.Model):
@@ -106,6 +139,21 @@ class Application(FSMModelMixin, models.Model):
     approved_rate = models.DecimalField(
         "批准年利率(%)", max_digits=8, decimal_places=4, null=True, blank=True
     )
+    investigation = models.ForeignKey(
+        FieldVisit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="贷前调查",
+        help_text="转人工审批的申请须先有客户经理的实地调查(定位与照片)",
+    )
+    reject_reason = models.CharField(
+        "拒绝原因", max_length=24, choices=RejectReason.choices, blank=True
+    )
+    returned_level = models.CharField(
+        "退回层级", max_length=20, choices=ApprovalLevel.choices, blank=True
+    )
     device_id = models.CharField("设备编号", max_length=64, blank=True)
     created_by = models.ForeignKey(
         Staff,
@@ -126,6 +174,7 @@ class Application(FSMModelMixin, models.Model):
         verbose_name = "贷款申请"
         verbose_name_plural = "贷款申请"
         ordering = ["-id"]
+        permissions = [("review_application", "可审批贷款申请")]
         constraints = [
             models.UniqueConstraint(
                 fields=["bank", "client_uuid"], name="application_client_uuid_per_bank"
@@ -159,6 +208,37 @@ class Application(FSMModelMixin, models.Model):
 
     @transition(field=status, source=WITHDRAWABLE, target=S.WITHDRAWN)
     def withdraw(self) -> None:
+        pass
+
+    # Review: an investigation (assisted path) or a resubmission puts the application at a
+    # level; each level's approval moves it to the next level or to 审批通过.
+    @transition(field=status, source=[S.REFERRED, S.RETURNED], target=RETURN_VALUE(*IN_REVIEW))
+    def enter_review(self, status: str) -> str:
+        return status
+
+    @transition(field=status, source=IN_REVIEW, target=RETURN_VALUE(*IN_REVIEW, S.APPROVED))
+    def pass_level(self, status: str) -> str:
+        return status
+
+    @transition(field=status, source=IN_REVIEW, target=S.REJECTED)
+    def reject(self) -> None:
+        pass
+
+    @transition(field=status, source=IN_REVIEW, target=S.RETURNED)
+    def return_for_information(self) -> None:
+        pass
+
+    @transition(field=status, source=EXPIRABLE, target=S.EXPIRED)
+    def expire(self) -> None:
+        pass
+
+    # Contract: rendered for an approved application, then signed by every party.
+    @transition(field=status, source=APPROVED_STATUSES, target=S.CONTRACT_PENDING)
+    def prepare_contract(self) -> None:
+        pass
+
+    @transition(field=status, source=S.CONTRACT_PENDING, target=S.CONTRACTED)
+    def sign_contract(self) -> None:
         pass
 
 
@@ -219,3 +299,132 @@ class ApplicationEvent(models.Model):
 
     def __str__(self) -> str:
         return self.get_to_status_display()
+
+
+def attachment_path(attachment: ApplicationAttachment, filename: str) -> str:
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"applications/{attachment.application.bank_id}/{attachment.application_id}/{attachment.client_uuid}.{extension}"
+
+
+class ApplicationAttachment(models.Model):
+    """A document photographed or scanned for an application (申请资料), uploaded from the PAD
+    with a client UUID so a resend stores it once."""
+
+    tenant_bank_field = "application__bank"
+    tenant_village_field = "application__household__village"
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="attachments", verbose_name="贷款申请"
+    )
+    client_uuid = models.UUIDField("客户端编号")
+    kind = models.CharField("资料类型", max_length=32, choices=RequiredDocument.choices)
+    file = models.FileField("文件", upload_to=attachment_path)
+    content_type = models.CharField("文件类型", max_length=40)
+    size_bytes = models.PositiveIntegerField("大小(字节)")
+    sha256 = models.CharField("摘要", max_length=64)
+    uploaded_by = models.ForeignKey(
+        Staff,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="上传人",
+    )
+    created_at = models.DateTimeField("上传时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "申请资料"
+        verbose_name_plural = "申请资料"
+        ordering = ["application", "kind", "created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "client_uuid"], name="attachment_client_uuid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", "待处理"
+    DONE = "done", "已处理"
+    REASSIGNED = "reassigned", "已改派"
+    CANCELLED = "cancelled", "已撤销"
+
+
+class TaskOutcome(models.TextChoices):
+    APPROVE = "approve", "同意"
+    REJECT = "reject", "拒绝"
+    RETURN = "return", "退回补充资料"
+
+
+class ApprovalTaskQuerySet(TenantQuerySet):
+    def open(self):
+        return self.filter(status=TaskStatus.OPEN)
+
+
+class ApprovalTask(models.Model):
+    """One level's review of one application, assigned to one reviewer (审批任务).
+
+    The reviewer is drawn at random from the level's pool, weighted towards whoever has the
+    shortest open queue. The pool, each member's open count and the random seed are stored, so
+    ``lending.applications.approval.draw_replay`` repeats the draw and anyone can check that
+    nobody picked their reviewer. One open task per application (a partial unique index), so
+    two reviewers can never both hold it.
+    """
+
+    tenant_bank_field = "bank"
+    tenant_village_field = "application__household__village"
+
+    bank = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="+", verbose_name="法人行社"
+    )
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="tasks", verbose_name="贷款申请"
+    )
+    level = models.CharField("审批层级", max_length=20, choices=ApprovalLevel.choices)
+    assignee = models.ForeignKey(
+        Staff, on_delete=models.PROTECT, related_name="approval_tasks", verbose_name="审查人"
+    )
+    pool = ArrayField(models.IntegerField(), verbose_name="候选审查人")
+    pool_open = ArrayField(models.IntegerField(), verbose_name="候选人待办数")
+    seed = models.BigIntegerField("随机种子")
+    assigned_reason = models.CharField("分派说明", max_length=200)
+    status = models.CharField(
+        "任务状态", max_length=12, choices=TaskStatus.choices, default=TaskStatus.OPEN
+    )
+    outcome = models.CharField("审批意见", max_length=12, choices=TaskOutcome.choices, blank=True)
+    reject_reason = models.CharField(
+        "拒绝原因", max_length=24, choices=RejectReason.choices, blank=True
+    )
+    amount = models.DecimalField("同意金额", max_digits=18, decimal_places=2, null=True, blank=True)
+    rate = models.DecimalField(
+        "同意年利率(%)", max_digits=8, decimal_places=4, null=True, blank=True
+    )
+    comment = models.CharField("意见说明", max_length=300, blank=True)
+    opened_at = models.DateTimeField("分派时间")
+    closed_at = models.DateTimeField("处理时间", null=True, blank=True)
+
+    objects = ApprovalTaskQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "审批任务"
+        verbose_name_plural = "审批任务"
+        ordering = ["opened_at"]
+        permissions = [("reassign_approvaltask", "可改派审批任务")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application"],
+                condition=Q(status="open"),
+                name="approvaltask_one_open",
+                violation_error_message="该申请已有待处理的审批任务",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["assignee", "status"], name="approvaltask_queue"),
+            models.Index(fields=["bank", "status", "opened_at"], name="approvaltask_bank_open"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application} · {self.get_level_display()}"

@@ -198,6 +198,7 @@ class CreditLineChange(models.Model):
 
     class Action(models.TextChoices):
         PRE_APPROVE = "pre_approve", "预授信"
+        GRANT = "grant", "申请审批授信"
         SUB_CREATE = "sub_create", "分配分额度"
         ACTIVATE = "activate", "签约生效"
         FREEZE = "freeze", "冻结"

@@ -175,6 +175,64 @@ def _preapprove(*, job: DecisionJob, campaign, staff) -> PreapprovalCounts:
     return PreapprovalCounts(decisions=decisions, created=created)
 
 
+# --- a line granted by an approved application -------------------------------------------------
+
+
+@transaction.atomic
+def credit_line_grant(
+    *,
+    bank_id: int,
+    household_id,
+    product,
+    product_version_id: int,
+    decision_id: int | None,
+    amount,
+    rate,
+    actor,
+    reason: str,
+) -> CreditLine:
+    """The pre-approved master line an approved application is contracted against. The
+    household's open pre-approved line for the product (a campaign's) is resized to what was
+    approved, keeping its validity; with none, a new one is granted for the product's validity.
+    An active line is not touched here: an application against it draws on it instead. The
+    household row is locked first, so two approvals for one household queue."""
+    amount = positive_amount(amount, field="amount")
+    Household.objects.select_for_update().filter(pk=household_id).first()
+    line = (
+        CreditLine.objects.select_for_update()
+        .masters()
+        .open()
+        .filter(household_id=household_id, product=product)
+        .first()
+    )
+    if line is not None and line.status != LineStatus.PRE_APPROVED:
+        raise ValidationError({"line": f"该农户此产品已有{line.get_status_display()}的额度"})
+    if line is not None:
+        line.amount = amount
+        line.rate = rate
+        line.product_version_id = product_version_id
+        line.save(update_fields=["amount", "rate", "product_version", "updated_at"])
+        _log(line, Action.GRANT, line.status, actor, reason)
+    else:
+        today = business_today()
+        terms = product_terms_effective(product=product, on_date=today, bank_id=bank_id)
+        months = terms.line_validity_months or DEFAULT_VALIDITY_MONTHS
+        line = CreditLine.objects.create(
+            bank_id=bank_id,
+            household_id=household_id,
+            product=product,
+            product_version_id=product_version_id,
+            decision_id=decision_id,
+            amount=amount,
+            rate=rate,
+            valid_from=today,
+            valid_until=add_months(today, months) - timedelta(days=1),
+        )
+        _log(line, Action.GRANT, "", actor, reason)
+    _mark_household(line)
+    return line
+
+
 # --- sub-lines ---------------------------------------------------------------------------------
 
 

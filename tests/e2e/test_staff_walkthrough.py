@@ -196,3 +196,42 @@ def test_bank_admin_takes_on_imports_reviews_and_grades_a_village(
     row = page.locator("tr", has_text=village.name).first.inner_text()
     assert "4" in row  # its four households, archived and rated
     assert "本周评级农户" in coverage
+
+    # 8. A branch reviewer finds a drawn application in 我的待办, reads the review page and
+    #    approves it with a lower amount.
+    from lending.applications.models import ApplicationStatus, ApprovalTask
+
+    task = (
+        ApprovalTask.objects.filter(status="open", level="branch", bank__code="SXRCU-YD")
+        .select_related("assignee__user", "application")
+        .order_by("opened_at")
+        .first()
+    )
+    assert task is not None, "seed_demo left no application in a branch reviewer's queue"
+    page.context.clear_cookies()
+    page.goto(f"{base}/admin/login/")
+    page.fill("#id_username", task.assignee.user.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{base}/admin/")
+    page.goto(f"{base}/admin/lending/approvaltask/")
+    shot(page, "12_my_review_queue")
+    queue = page.inner_text("#changelist")
+    assert "我的待办" in page.inner_text("#changelist-filter")
+    assert str(task.application) in queue
+    page.click(f"text={task.application}")
+    page.wait_for_selector("#review-decision")
+    review = page.inner_text("#content-main")
+    for heading in ("决策结论与原因", "经济档案", "贷前调查", "审批流转", "审批意见"):
+        assert heading in review
+    assert task.application.applicant.id_number not in page.content()
+    page.check("input[name=decide-outcome][value=approve]")
+    page.fill("input[name=decide-amount]", "60000")
+    page.fill("textarea[name=decide-comment]", "核实收入后调减")
+    shot(page, "13_review_page")
+    page.click("#review-form-decide input[type=submit]")
+    page.wait_for_selector(".messagelist .success")
+    shot(page, "14_review_done")
+    task.application.refresh_from_db()
+    assert task.application.status == ApplicationStatus.APPROVED
+    assert task.application.approved_amount == 60000

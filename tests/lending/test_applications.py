@@ -145,3 +145,20 @@ def test_wrong_states_are_refused_and_withdrawal_is_recorded(world, local_flow):
     assert withdrawn.events.last().comment == "不借了"
     with pytest.raises(services.ApplicationConflict):
         services.application_withdraw(application=application, actor=actor)
+
+
+def test_a_product_not_sold_to_the_households_segment_is_refused(world, local_flow):
+    from products.models import Product
+
+    household = _household(world, figures=MODEST, sequence=966)  # a farming household
+    sold_to = list(world["product"].segments)
+    assert "farmer" in sold_to
+    Product.objects.filter(pk=world["product"].pk).update(segments=["salaried", "public_servant"])
+    world["product"].refresh_from_db()
+    with pytest.raises(ValidationError) as refused:
+        _apply(world, household)
+    assert refused.value.message_dict["product"] == ["该产品不适用于此农户所属客群"]
+    assert not Application.objects.exists()
+    Product.objects.filter(pk=world["product"].pk).update(segments=sold_to)
+    world["product"].refresh_from_db()
+    assert _apply(world, household)[1] is True

@@ -75,3 +75,65 @@ def test_bad_input_and_foreign_households(world, local_flow, login_as):
     pk = withdrawn_pk.json()["id"]
     out = client.post(f"/api/v1/applications/{pk}/withdraw/", {"reason": "不借了"}, format="json")
     assert out.json()["status_label"] == "已撤回"
+
+
+def test_the_pad_uploads_documents_investigates_and_resubmits(world, local_flow, media, login_as):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from lending.applications import services
+    from lending.applications.models import ApprovalTask
+    from tests.lending.test_approval import investigation, png, referred
+
+    application = referred(world, sequence=985)
+    client = login_as("b1_am2")
+    url = f"/api/v1/applications/{application.pk}/attachments/"
+    key = str(uuid.uuid4())
+    first = client.post(
+        url, {"client_uuid": key, "kind": "land_contract", "file": png()}, format="multipart"
+    )
+    assert first.status_code == 201, first.content
+    assert first.json()["kind_label"] == "土地承包经营权证"
+    again = client.post(
+        url, {"client_uuid": key, "kind": "land_contract", "file": png()}, format="multipart"
+    )
+    assert again.status_code == 200
+    text = SimpleUploadedFile("a.jpg", b"not a picture at all", content_type="image/jpeg")
+    refused = client.post(
+        url,
+        {"client_uuid": str(uuid.uuid4()), "kind": "id_card", "file": text},
+        format="multipart",
+    )
+    assert refused.status_code == 400
+    assert "file" in refused.json()["fields"]
+    assert application.attachments.count() == 1
+
+    no_gps = investigation(world, application.household, gps=False)
+    bad = client.post(
+        f"/api/v1/applications/{application.pk}/investigation/",
+        {"visit": str(no_gps.pk)},
+        format="json",
+    )
+    assert bad.status_code == 400
+    assert "定位" in str(bad.json())
+    visit = investigation(world, application.household)
+    sent = client.post(
+        f"/api/v1/applications/{application.pk}/investigation/",
+        {"visit": str(visit.pk), "comment": "实地核实"},
+        format="json",
+    )
+    assert sent.status_code == 200, sent.content
+    assert sent.json()["status_label"] == "支行审查"
+    assert [a["kind"] for a in sent.json()["attachments"]] == ["land_contract"]
+
+    task = ApprovalTask.objects.get(application=application)
+    services.approval_task_decide(
+        task=task, actor=task.assignee.user, outcome="return", comment="补充收入证明"
+    )
+    back = client.post(
+        f"/api/v1/applications/{application.pk}/resubmit/",
+        {"comment": "已上传收入证明"},
+        format="json",
+    )
+    assert back.status_code == 200, back.content
+    assert back.json()["status_label"] == "支行审查"
+    assert back.json()["timeline"][-2]["to_label"] == "退回补充资料"

@@ -56,3 +56,68 @@ def test_concurrent_withdrawals_one_wins(villages, province):
     application.refresh_from_db()
     assert application.status == ApplicationStatus.WITHDRAWN
     assert ApplicationEvent.objects.filter(application=application).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_approvals_of_one_task_at_once_approve_once(villages, province):
+    from lending.applications.models import ApprovalTask, TaskStatus
+    from lending.lines.models import CreditLine
+    from org.models import Staff
+    from products.demo import seed_products
+    from products.models import Product, ProductVersion
+
+    seed_products()
+    product = Product.objects.get(code="SX-XYD-NH")
+    household = villages["v1_households"][0]
+    application = Application.objects.create(
+        bank_id=household.bank_id,
+        client_uuid=uuid.uuid4(),
+        channel="pad",
+        household=household,
+        applicant=household.head,
+        product=product,
+        product_version=ProductVersion.objects.filter(product=product, status="active").first(),
+        amount="20000",
+        term_months=12,
+        repayment_method="equal_instalment",
+        purpose="购买农资",
+        status=ApplicationStatus.BRANCH_REVIEW,
+        approval_levels=["branch"],
+        approved_rate="4.3500",
+    )
+    reviewer = Staff.objects.get(user__username="b1_reviewer1")
+    task = ApprovalTask.objects.create(
+        bank_id=household.bank_id,
+        application=application,
+        level="branch",
+        assignee=reviewer,
+        pool=[reviewer.pk],
+        pool_open=[0],
+        seed=1,
+        assigned_reason="测试",
+        opened_at=application.created_at,
+    )
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def approve():
+        try:
+            barrier.wait()
+            services.approval_task_decide(task=task, actor=reviewer.user, outcome="approve")
+            outcomes.append("approved")
+        except services.ApplicationConflict as conflict:
+            outcomes.append("conflict: " + "".join(conflict.messages))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=approve) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["approved", "conflict: 申请当前为审批通过，不能审批"]
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.APPROVED
+    assert ApprovalTask.objects.get().status == TaskStatus.DONE
+    assert ApplicationEvent.objects.filter(to_status=ApplicationStatus.APPROVED).count() == 1
+    assert CreditLine.objects.filter(household=household).count() == 1

@@ -99,6 +99,16 @@ def _visit_body(own: dict) -> dict:
     }
 
 
+def _attachment_body(own: dict) -> dict:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return {
+        "client_uuid": str(uuid.uuid4()),
+        "kind": "id_card",
+        "file": SimpleUploadedFile("身份证.jpg", jpeg_bytes(), content_type="image/jpeg"),
+    }
+
+
 def _photo_body(own: dict) -> dict:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -170,6 +180,29 @@ API_CASES: dict[str, list[ApiCase]] = {
     ],
     "/api/v1/applications/{id}/submit/": [
         ApiCase("lending.Application", lambda t, o: {"id": _pk(t, "lending.Application")})
+    ],
+    "/api/v1/applications/{id}/attachments/": [
+        ApiCase(
+            "lending.Application",
+            lambda t, o: {"id": _pk(t, "lending.Application")},
+            _attachment_body,
+            multipart=True,
+        )
+    ],
+    "/api/v1/applications/{id}/investigation/": [
+        # another's application with one's own visit: tenancy must refuse before the visit
+        ApiCase(
+            "lending.Application",
+            lambda t, o: {"id": _pk(t, "lending.Application")},
+            lambda o: {"visit": str(o["villages.FieldVisit"].pk)},
+        )
+    ],
+    "/api/v1/applications/{id}/resubmit/": [
+        ApiCase(
+            "lending.Application",
+            lambda t, o: {"id": _pk(t, "lending.Application")},
+            lambda o: {"comment": "已补充资料"},
+        )
     ],
     "/api/v1/applications/{id}/withdraw/": [
         ApiCase(

@@ -194,6 +194,29 @@ def _lines_kit(kit: dict, household, manager: Staff) -> None:
         bank_id=household.bank_id, campaign=kit["villages.Campaign"], requested_by=manager
     )
     kit["lending.Application"] = _application_for(household, kit["products.Product"], manager)
+    kit["lending.ApprovalTask"] = _task_for(kit["lending.Application"])
+
+
+def _task_for(application):
+    """An open review item of the application, drawn for the bank's branch reviewer."""
+    from django.utils import timezone
+
+    from lending.applications.models import ApprovalTask
+
+    reviewer = Staff.objects.filter(
+        bank_id=application.bank_id, user__groups__name=Role.BRANCH_REVIEWER.label
+    ).first()
+    return ApprovalTask.objects.create(
+        bank_id=application.bank_id,
+        application=application,
+        level="branch",
+        assignee=reviewer,
+        pool=[reviewer.pk],
+        pool_open=[0],
+        seed=7,
+        assigned_reason="随机分派",
+        opened_at=timezone.now(),
+    )
 
 
 def _application_for(household, product, manager: Staff):
@@ -473,6 +496,7 @@ def build_world(province, villages, make_product) -> World:
     world.unassigned["lending.Application"] = _application_for(
         third_households[0], world.own["products.Product"], am3
     )
+    world.unassigned["lending.ApprovalTask"] = _task_for(world.unassigned["lending.Application"])
 
     attacker = staff_create(
         username=BANK1_ATTACKER,

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from lending.applications.models import Application, ApplicationEvent, ApplicationParty
-from products.models import Channel
+from lending.applications.models import (
+    Application,
+    ApplicationAttachment,
+    ApplicationEvent,
+    ApplicationParty,
+)
+from products.models import Channel, RequiredDocument
 from products.schedule import RepaymentMethod
 
 
@@ -28,6 +33,37 @@ class ApplicationInput(serializers.Serializer):
     )
     line = serializers.IntegerField(required=False, allow_null=True)
     device_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+
+class AttachmentInput(serializers.Serializer):
+    client_uuid = serializers.UUIDField(help_text="PAD生成的资料编号，重发不重复保存")
+    kind = serializers.ChoiceField(choices=RequiredDocument.choices)
+    file = serializers.FileField(help_text="JPEG、PNG 图片或 PDF，不超过 10 MB")
+
+
+class InvestigationInput(serializers.Serializer):
+    visit = serializers.UUIDField(help_text="贷前调查走访的编号(须有定位与照片)")
+    comment = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+
+class ResubmitInput(serializers.Serializer):
+    comment = serializers.CharField(max_length=300, help_text="补充了哪些资料")
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    kind_label = serializers.CharField(source="get_kind_display")
+
+    class Meta:
+        model = ApplicationAttachment
+        fields = [
+            "client_uuid",
+            "kind",
+            "kind_label",
+            "content_type",
+            "size_bytes",
+            "sha256",
+            "created_at",
+        ]
 
 
 class WithdrawInput(serializers.Serializer):
@@ -99,6 +135,7 @@ class ApplicationSerializer(serializers.ModelSerializer):
             "approval_levels",
             "approved_amount",
             "approved_rate",
+            "reject_reason",
             "submitted_at",
             "created_at",
         ]
@@ -107,6 +144,14 @@ class ApplicationSerializer(serializers.ModelSerializer):
 class ApplicationDetailSerializer(ApplicationSerializer):
     parties = PartySerializer(many=True, read_only=True)
     timeline = EventSerializer(source="events", many=True, read_only=True)
+    attachments = AttachmentSerializer(many=True, read_only=True)
+    reject_reason_label = serializers.CharField(source="get_reject_reason_display")
 
     class Meta(ApplicationSerializer.Meta):
-        fields = [*ApplicationSerializer.Meta.fields, "parties", "timeline"]
+        fields = [
+            *ApplicationSerializer.Meta.fields,
+            "reject_reason_label",
+            "parties",
+            "timeline",
+            "attachments",
+        ]

@@ -17,4 +17,19 @@ urlpatterns = [
         views.ApplicationWithdrawView.as_view(),
         name="application-withdraw",
     ),
+    path(
+        "applications/<int:pk>/attachments/",
+        views.ApplicationAttachmentsView.as_view(),
+        name="application-attachments",
+    ),
+    path(
+        "applications/<int:pk>/investigation/",
+        views.ApplicationInvestigationView.as_view(),
+        name="application-investigation",
+    ),
+    path(
+        "applications/<int:pk>/resubmit/",
+        views.ApplicationResubmitView.as_view(),
+        name="application-resubmit",
+    ),
 ]

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,7 +26,7 @@ from lending.lines.models import CreditLine
 from org.api.mixins import BankDataWritable
 from org.tenancy import scope_queryset
 from products.models import Product
-from villages.models import Household, Member
+from villages.models import FieldVisit, Household, Member
 
 
 class Conflict(APIException):
@@ -175,5 +176,90 @@ class ApplicationWithdrawView(APIView):
                 application=application,
                 actor=request.user,
                 reason=data.validated_data.get("reason", ""),
+            )
+        return Response(s.ApplicationDetailSerializer(application).data)
+
+
+@extend_schema(tags=["lending"])
+class ApplicationAttachmentsView(APIView):
+    """Documents of an application (申请资料): list, and upload one from the PAD (multipart);
+    a resend with the same ``client_uuid`` answers 200 with the first upload."""
+
+    permission_classes = [IsAuthenticated, MayApply, BankDataWritable]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(responses={200: s.AttachmentSerializer(many=True)})
+    def get(self, request, pk):
+        application = _one(request, pk)
+        return Response(s.AttachmentSerializer(application.attachments.all(), many=True).data)
+
+    @extend_schema(
+        request={"multipart/form-data": s.AttachmentInput},
+        responses={201: s.AttachmentSerializer, 200: s.AttachmentSerializer},
+    )
+    def post(self, request, pk):
+        data = s.AttachmentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        application = _one(request, pk)
+        with service_errors():
+            attachment, created = services.application_attachment_add(
+                application=application,
+                client_uuid=v["client_uuid"],
+                kind=v["kind"],
+                upload=v["file"],
+                actor=request.user,
+            )
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(s.AttachmentSerializer(attachment).data, status=code)
+
+
+@extend_schema(tags=["lending"])
+class ApplicationInvestigationView(APIView):
+    """The account manager's investigation (a field visit with location and photos, uploaded
+    first through the visits API) puts a referred application into review (辅助模式)."""
+
+    permission_classes = [IsAuthenticated, MayApply, BankDataWritable]
+
+    @extend_schema(request=s.InvestigationInput, responses={200: s.ApplicationDetailSerializer})
+    @idempotent(required=False)
+    def post(self, request, pk):
+        data = s.InvestigationInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        application = _one(request, pk)
+        visit = (
+            scope_queryset(FieldVisit.objects.all(), request.user)
+            .filter(pk=data.validated_data["visit"], household_id=application.household_id)
+            .first()
+        )
+        if visit is None:
+            raise ValidationError({"visit": "该走访不存在或不是对申请农户的走访"})
+        with service_errors(), _conflicts():
+            application = services.application_investigate(
+                application=application,
+                visit=visit,
+                actor=request.user,
+                comment=data.validated_data.get("comment", ""),
+            )
+        return Response(s.ApplicationDetailSerializer(application).data)
+
+
+@extend_schema(tags=["lending"])
+class ApplicationResubmitView(APIView):
+    """An application returned for information goes back to its reviewer once supplied."""
+
+    permission_classes = [IsAuthenticated, MayApply, BankDataWritable]
+
+    @extend_schema(request=s.ResubmitInput, responses={200: s.ApplicationDetailSerializer})
+    @idempotent(required=False)
+    def post(self, request, pk):
+        data = s.ResubmitInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        application = _one(request, pk)
+        with service_errors(), _conflicts():
+            application = services.application_resubmit(
+                application=application,
+                actor=request.user,
+                comment=data.validated_data["comment"],
             )
         return Response(s.ApplicationDetailSerializer(application).data)

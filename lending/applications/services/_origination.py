@@ -1,30 +1,42 @@
-"""Every write of applications: create (idempotent by the client's UUID), submit and decide,
-withdraw. Each transition locks the row, checks the state, records an ``ApplicationEvent``; a
-second concurrent transition finds the state changed and gets a clear error, never a double
-approval."""
+"""Applications from create to contract: create (idempotent by the client's UUID), submit and
+decide, withdraw, attachments, and the contract steps. Each transition locks the row, checks
+the state, records an ``ApplicationEvent``; a second concurrent transition finds the state
+changed and gets a clear error, never a double approval."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.clock import business_today
 from common.money import positive_amount
 from lending.applications.models import (
+    APPROVED_STATUSES,
     WITHDRAWABLE,
     Application,
     ApplicationEvent,
     ApplicationParty,
     ApplicationStatus,
+    ApprovalTask,
+    TaskStatus,
 )
 from lending.lines.models import LineStatus
+from lending.lines.services import credit_line_grant, credit_line_transition
+from products.models import CustomerSegment
 from products.schedule import RepaymentMethod
 from products.selectors import product_terms_effective
 from risk.decisions.services import decision_make
+from risk.features import (
+    FARMER,
+    INDIVIDUAL_BUSINESS,
+    URBAN_RESIDENT,
+    household_feature_row,
+    segment_for_row,
+)
 from risk.lists.models import LEVEL_SEVERITY, ListLevel
 from risk.lists.selectors import risk_list_hits
 from risk.lists.services import staff_of
@@ -76,6 +88,8 @@ def application_check(
         errors["applicant"] = "申请人不是该农户的成员"
     if channel not in (product.channels or []):
         errors["channel"] = "该产品不在此渠道销售"
+    if product.segments and not set(product.segments) & customer_segments(household):
+        errors["product"] = "该产品不适用于此农户所属客群"
     terms = product_terms_effective(product=product, on_date=today, bank_id=household.bank_id)
     if not terms.amount_min <= amount <= terms.amount_max:
         errors["amount"] = f"申请金额须在 {terms.amount_min} 至 {terms.amount_max} 元之间"
@@ -101,15 +115,34 @@ def application_check(
     if line is not None:
         if line.household_id != household.pk or line.product_id != product.pk:
             errors["line"] = "该额度不属于此农户或此产品"
-        elif line.status != LineStatus.ACTIVE:
+        elif line.status not in (LineStatus.PRE_APPROVED, LineStatus.ACTIVE):
             errors["line"] = f"额度{line.get_status_display()}，不能申请"
         elif line.valid_until < today:
             errors["line"] = "额度已过有效期"
-        elif amount > line.available:
+        elif line.status == LineStatus.ACTIVE and amount > line.available:
             errors["amount"] = f"申请金额超过额度可用余额 {line.available} 元"
     if errors:
         raise ValidationError(errors)
     return amount
+
+
+# The scoring segment a household's data puts it in (risk.features) and the product catalogue's
+# customer segments it may buy as: a farming household is a farmer or a new agricultural
+# entity, a household with a business an individual business or small-enterprise owner, a
+# household living on wages a salaried worker or public servant.
+_CUSTOMER_SEGMENTS = {
+    FARMER: {CustomerSegment.FARMER, CustomerSegment.NEW_AGRI_ENTITY},
+    INDIVIDUAL_BUSINESS: {
+        CustomerSegment.INDIVIDUAL_BUSINESS,
+        CustomerSegment.SMALL_ENTERPRISE_OWNER,
+    },
+    URBAN_RESIDENT: {CustomerSegment.SALARIED, CustomerSegment.PUBLIC_SERVANT},
+}
+
+
+def customer_segments(household) -> set[str]:
+    segment = segment_for_row(household_feature_row(household))
+    return {str(s) for s in _CUSTOMER_SEGMENTS.get(segment, {CustomerSegment.FARMER})}
 
 
 def _blocked(member, bank_id: int) -> bool:
@@ -201,6 +234,7 @@ def application_submit(*, application: Application, actor=None) -> Application:
     """Submit a draft and decide it with the product's strategy at once: APPROVE within the
     product's automatic limit → 自动审批通过 (amount and rate as decided), REFER → 转人工审批
     with the levels the decision requires, REJECT → 已拒绝 with the decision's reason."""
+    require_permission(actor, "lending.add_application", "提交贷款申请")
     application = _locked(application, expected=[S.DRAFT], doing="提交")
     before = application.status
     application.submit()
@@ -223,6 +257,7 @@ def application_submit(*, application: Application, actor=None) -> Application:
         application.auto_approve()
         application.approved_amount = application.amount
         application.approved_rate = decision.rate
+        _grant_line(application, actor)
         comment = "决策通过，自动审批"
     elif decision.outcome == "refer":
         application.refer()
@@ -238,6 +273,7 @@ def application_submit(*, application: Application, actor=None) -> Application:
             "approval_levels",
             "approved_amount",
             "approved_rate",
+            "line",
             "updated_at",
         ]
     )
@@ -245,14 +281,90 @@ def application_submit(*, application: Application, actor=None) -> Application:
     return application
 
 
+def _grant_line(application: Application, actor) -> None:
+    """An approved application's line: the pre-approved line it named, resized to what was
+    approved, or a new pre-approved line; its contract activates it. An application against an
+    active line borrows on that line and grants nothing."""
+    if application.line is not None and application.line.status == LineStatus.ACTIVE:
+        return
+    application.line = credit_line_grant(
+        bank_id=application.bank_id,
+        household_id=application.household_id,
+        product=application.product,
+        product_version_id=application.product_version_id,
+        decision_id=application.decision_id,
+        amount=application.approved_amount,
+        rate=application.approved_rate,
+        actor=actor,
+        reason=f"贷款申请审批通过（{application.applicant.name}，{application.purpose}）",
+    )
+
+
+@transaction.atomic
+def application_contract_prepare(*, application: Application, actor=None) -> Application:
+    """Approved → 待签约, once the contract has been rendered (called by the contracts
+    services in the same transaction as the render)."""
+    application = _locked(application, expected=APPROVED_STATUSES, doing="生成合同")
+    before = application.status
+    application.prepare_contract()
+    application.save(update_fields=["status", "updated_at"])
+    _log(application, before, actor, "合同已生成，待签约")
+    return application
+
+
+@transaction.atomic
+def application_contract_signed(*, application: Application, actor=None) -> Application:
+    """待签约 → 已签约 when every party has signed; a pre-approved line becomes active."""
+    application = _locked(application, expected=[S.CONTRACT_PENDING], doing="完成签约")
+    before = application.status
+    application.sign_contract()
+    application.save(update_fields=["status", "updated_at"])
+    _log(application, before, actor, "各方已签署合同")
+    if application.line is not None and application.line.status == LineStatus.PRE_APPROVED:
+        credit_line_transition(
+            line=application.line, action="activate", actor=actor, reason="合同签署完成"
+        )
+    return application
+
+
 @transaction.atomic
 def application_withdraw(*, application: Application, actor=None, reason: str = "") -> Application:
+    require_permission(actor, "lending.change_application", "撤回贷款申请")
     application = _locked(application, expected=WITHDRAWABLE, doing="撤回")
     before = application.status
     application.withdraw()
     application.save(update_fields=["status", "updated_at"])
+    ApprovalTask.objects.filter(application=application, status=TaskStatus.OPEN).update(
+        status=TaskStatus.CANCELLED, closed_at=timezone.now()
+    )
+    _release_line(application, actor)
     _log(application, before, actor, normalise_text(reason or ""))
     return application
+
+
+def _release_line(application: Application, actor) -> None:
+    """A line granted by this application alone (not a campaign's) is closed when the
+    application ends without a contract; a campaign's pre-approved line stays for later."""
+    line = application.line
+    if (
+        line is not None
+        and line.status == LineStatus.PRE_APPROVED
+        and line.decision_id is not None
+        and line.decision_id == application.decision_id
+    ):
+        credit_line_transition(
+            line=line,
+            action="close",
+            actor=actor,
+            reason=f"申请{application.get_status_display()}，额度未签约",
+        )
+
+
+def require_permission(actor, permission: str, doing: str) -> None:
+    """Staff need the permission for a transition; ``None`` is the system (the nightly jobs,
+    the strategy) or the borrower's own self-service channel, checked by the API instead."""
+    if actor is not None and not actor.has_perm(permission):
+        raise PermissionDenied(f"没有{doing}的权限")
 
 
 def _locked(application: Application, *, expected, doing: str) -> Application:
