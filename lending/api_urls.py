@@ -5,4 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("lending.lines.api.urls")),
     path("", include("lending.applications.api.urls")),
+    path("", include("lending.contracts.api.urls")),
 ]

@@ -7,6 +7,7 @@ class LendingConfig(AppConfig):
 
     def ready(self) -> None:
         from lending.applications.tasks import register_schedules as application_schedules
+        from lending.contracts import checks  # noqa: F401  (the contract settings' system checks)
         from lending.lines.tasks import register_schedules
         from org.roles import Role, grant
 
@@ -37,6 +38,35 @@ class LendingConfig(AppConfig):
         for role in (Role.BRANCH_REVIEWER, Role.CENTRAL_REVIEWER, Role.APPROVAL_OFFICER):
             grant(role, "lending.review_application")
         grant(Role.BANK_ADMIN, "lending.reassign_approvaltask")
+        # Contracts: every staff role reads them and their evidence report (identities masked);
+        # account managers render them and take signatures on the PAD. The contract PDF names
+        # the parties in full, so downloading it goes with the identity permission: account
+        # managers, reviewers and approvers. Templates are the federation's: its administrators
+        # write them, banks' administrators read them.
+        for role in Role:
+            if role is not Role.PEER_EVALUATOR:
+                grant(
+                    role,
+                    "lending.view_contract",
+                    "lending.view_contractsigner",
+                    "lending.view_evidencerecord",
+                )
+        for role in (Role.ACCOUNT_MANAGER, Role.BANK_ADMIN):
+            grant(role, "lending.add_contract", "lending.change_contract")
+        for role in (
+            Role.ACCOUNT_MANAGER,
+            Role.BRANCH_REVIEWER,
+            Role.CENTRAL_REVIEWER,
+            Role.APPROVAL_OFFICER,
+        ):
+            grant(role, "lending.download_contract")
+        grant(Role.BANK_ADMIN, "lending.view_contracttemplate")
+        grant(
+            Role.FEDERATION_ADMIN,
+            "lending.view_contracttemplate",
+            "lending.add_contracttemplate",
+            "lending.change_contracttemplate",
+        )
         for role in (Role.BANK_ADMIN, Role.RISK_OFFICER):
             grant(
                 role,

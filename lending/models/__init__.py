@@ -5,6 +5,14 @@ from lending.applications.models import (
     ApplicationParty,
     ApprovalTask,
 )
+from lending.contracts.models import (
+    Contract,
+    ContractSigner,
+    ContractTemplate,
+    EvidenceRecord,
+    SigningCode,
+    TrustCertificate,
+)
 from lending.lines.models import CreditLine, CreditLineChange, LinePreapproval
 
 __all__ = [
@@ -13,7 +21,13 @@ __all__ = [
     "ApplicationEvent",
     "ApplicationParty",
     "ApprovalTask",
+    "Contract",
+    "ContractSigner",
+    "ContractTemplate",
     "CreditLine",
     "CreditLineChange",
+    "EvidenceRecord",
     "LinePreapproval",
+    "SigningCode",
+    "TrustCertificate",
 ]

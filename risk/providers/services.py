@@ -122,17 +122,17 @@ def external_data_fetch(
     user = (
         asked_by if asked_by is not None and getattr(asked_by, "is_authenticated", False) else None
     )
+    answered = []
     for source in sources:
         configured = provider_for(source)
         slot = SOURCE_SLOT[source]
-        names = FEATURES_BY_SOURCE[source]
         if fetched[slot] is not None and fetched[slot] + configured.ttl > stamp:
-            for name in names:
+            for name in FEATURES_BY_SOURCE[source]:
                 features[name] = values[FEATURE_SLOT[name]]
             origins[source] = ("cache", calls[slot])
             continue
         outcome, raw, parsed, latency = _call_one(configured, subject)
-        call = ProviderCall.objects.create(
+        call = ProviderCall(
             source=source,
             provider=configured.path,
             bank_id=bank_id,
@@ -146,6 +146,11 @@ def external_data_fetch(
             outcome=outcome,
             response=raw,
         )
+        answered.append((source, call, outcome, parsed))
+    # One INSERT for every source asked (a first-time applicant asks all five).
+    ProviderCall.objects.bulk_create([call for _, call, _, _ in answered])
+    for source, call, outcome, parsed in answered:
+        slot, names = SOURCE_SLOT[source], FEATURES_BY_SOURCE[source]
         origins[source] = ("call", call.pk)
         if outcome == "ok":
             for name in names:

@@ -45,6 +45,7 @@ SHARED_ADMIN_MODELS = {
     "pghistory.Events": "pghistory's own event browser (no bank scoping; see the PII matrix)",
     "org.LoginLockout": "login locks name a login and an address, not a bank (federation only)",
     "common.SandboxSmsMessage": "the sandbox SMS outbox holds sign-in codes (superusers only)",
+    "lending.ContractTemplate": "contract templates are the federation's text for every bank's products",
 }
 
 
@@ -209,6 +210,32 @@ API_CASES: dict[str, list[ApiCase]] = {
             "lending.Application",
             lambda t, o: {"id": _pk(t, "lending.Application")},
             lambda o: {"reason": "测试"},
+        )
+    ],
+    "/api/v1/applications/{id}/contract/": [
+        ApiCase("lending.Application", lambda t, o: {"id": _pk(t, "lending.Application")})
+    ],
+    "/api/v1/contracts/{id}/pdf/": [
+        ApiCase("lending.Contract", lambda t, o: {"id": _pk(t, "lending.Contract")})
+    ],
+    "/api/v1/contracts/{id}/signing-codes/": [
+        ApiCase(
+            "lending.Contract",
+            lambda t, o: {"id": _pk(t, "lending.Contract")},
+            lambda o: {"member": str(o["lending.Contract"].application.applicant_id)},
+        )
+    ],
+    "/api/v1/contracts/{id}/sign/": [
+        ApiCase(
+            "lending.Contract",
+            lambda t, o: {"id": _pk(t, "lending.Contract")},
+            lambda o: {
+                "member": str(o["lending.Contract"].application.applicant_id),
+                "code": "123456",
+                "document_sha256": o["lending.Contract"].sha256,
+                "signature": "iVBORw0KGgo=",
+                "device_id": "matrix",
+            },
         )
     ],
     "/api/v1/credit-lines/{id}/": [

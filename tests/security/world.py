@@ -195,6 +195,30 @@ def _lines_kit(kit: dict, household, manager: Staff) -> None:
     )
     kit["lending.Application"] = _application_for(household, kit["products.Product"], manager)
     kit["lending.ApprovalTask"] = _task_for(kit["lending.Application"])
+    kit["lending.Contract"] = _contract_for(kit["lending.Application"])
+
+
+def _contract_for(application):
+    """A contract waiting for the applicant's signature, as the render stores one (the PDF bytes
+    are a stand-in: the matrix tests who may reach the row, not the rendering)."""
+    import hashlib
+
+    from lending.contracts.models import Contract, ContractSigner
+    from lending.contracts.services import contract_template_default_ensure
+
+    pdf = f"%PDF-1.7 matrix {application.pk}".encode()
+    contract = Contract.objects.create(
+        bank_id=application.bank_id,
+        application=application,
+        template=contract_template_default_ensure(),
+        number=f"HT-MATRIX-{application.pk:06d}-1",
+        terms={"amount": "20,000.00"},
+        pdf=pdf,
+        sha256=hashlib.sha256(pdf).hexdigest(),
+        rendered_at=timezone.now(),
+    )
+    ContractSigner.objects.create(contract=contract, member=application.applicant, role="borrower")
+    return contract
 
 
 def _task_for(application):
@@ -497,6 +521,7 @@ def build_world(province, villages, make_product) -> World:
         third_households[0], world.own["products.Product"], am3
     )
     world.unassigned["lending.ApprovalTask"] = _task_for(world.unassigned["lending.Application"])
+    world.unassigned["lending.Contract"] = _contract_for(world.unassigned["lending.Application"])
 
     attacker = staff_create(
         username=BANK1_ATTACKER,

@@ -104,7 +104,7 @@ class EventSerializer(serializers.ModelSerializer):
         ]
 
     def get_actor_name(self, obj) -> str:
-        return obj.actor.user.get_full_name() or obj.actor.user.username if obj.actor else ""
+        return obj.actor.full_name if obj.actor else ""
 
 
 class ApplicationSerializer(serializers.ModelSerializer):

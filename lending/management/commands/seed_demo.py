@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from common.audit import audit_context
+from lending.contracts.demo import seed_contracts
 from lending.demo import seed_applications, seed_lines
 from org.demo import DEMO_PASSWORD, seed_org
 from products.demo import seed_products
@@ -29,6 +30,10 @@ class Command(BaseCommand):
             logins += seed_risk()
             seed_lines()
             seed_applications()
+        with audit_context(command="seed_demo"):
+            # After the demo's transaction: signing codes are texted on commit, and the demo
+            # reads them from the sandbox outbox as a phone would.
+            seed_contracts()
         if options["verbosity"] == 0:
             return
         self.stdout.write(self.style.SUCCESS("演示数据已就绪 (demo province ready)."))

@@ -1,0 +1,1 @@
+"""Electronic contracts: templates, rendering, signing, the evidence chain and its checks."""
