@@ -343,6 +343,9 @@ CONTRACT_TIMESTAMP_AUTHORITY = env_str(
 CONTRACT_TSA_URL = env_str("CONTRACT_TSA_URL", "")
 # A PEM bundle of the roots verification trusts besides the sandbox's (the TSA's, the seal's CA).
 CONTRACT_TRUST_ROOTS_PEM = env_str("CONTRACT_TRUST_ROOTS_PEM", "")
+# Production warns (lending.W202) while contracts are sealed and timestamped by the sandbox; an
+# operator who has decided to run so for a while says so here, as for the risk providers.
+CONTRACT_SANDBOX_ACCEPTED = env_bool("CONTRACT_SANDBOX_ACCEPTED", default=False)
 
 # How long an Idempotency-Key is remembered, and after how long an in-flight claim whose
 # process died may be taken over by a retry.

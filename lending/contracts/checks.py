@@ -25,11 +25,13 @@ def contract_settings_check(app_configs, **kwargs):
         for name in ("CONTRACT_SEALER", "CONTRACT_TIMESTAMP_AUTHORITY")
         if ".Sandbox" in getattr(settings, name, "")
     ]
-    if getattr(settings, "PRODUCTION", False) and sandbox:
+    accepted = getattr(settings, "CONTRACT_SANDBOX_ACCEPTED", False)
+    if getattr(settings, "PRODUCTION", False) and sandbox and not accepted:
         problems.append(
             Warning(
                 "电子合同仍使用沙箱签章/时间戳服务：" + "、".join(sandbox),
-                hint="配置银行的签章设备与受信任的时间戳服务 (contracts are sealed by the sandbox)",
+                hint="配置银行的签章设备与受信任的时间戳服务，或设置 CONTRACT_SANDBOX_ACCEPTED=true "
+                "(contracts are sealed by the sandbox)",
                 id="lending.W202",
             )
         )

@@ -103,6 +103,7 @@ def test_production_profile_passes_check_deploy():
     sandbox = check()
     assert sandbox.returncode != 0
     assert "risk.W101" in sandbox.stdout + sandbox.stderr
-    result = check(RISK_SANDBOX_PROVIDERS_ACCEPTED="true")
+    assert "lending.W202" in sandbox.stdout + sandbox.stderr
+    result = check(RISK_SANDBOX_PROVIDERS_ACCEPTED="true", CONTRACT_SANDBOX_ACCEPTED="true")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

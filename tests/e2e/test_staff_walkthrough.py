@@ -72,11 +72,17 @@ def untaken_village_of_the_demo_county() -> Division:
     )
 
 
-def test_bank_admin_takes_on_imports_reviews_and_grades_a_village(
-    live_server, browser_page, tmp_path
-):
+@pytest.fixture
+def demo_province():
+    """The demo province, built before the browser starts: sealing the demo contracts runs
+    pyHanko's own event loop, which cannot start inside Playwright's."""
     call_command("seed_demo", verbosity=0)
     call_command("load_divisions", "--province", "14", verbosity=0)
+
+
+def test_bank_admin_takes_on_imports_reviews_and_grades_a_village(
+    live_server, demo_province, browser_page, tmp_path
+):
     division = untaken_village_of_the_demo_county()
     assert division is not None, "load_divisions left no village of 尧都区 to take on"
     page = browser_page

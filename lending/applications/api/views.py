@@ -12,13 +12,13 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
-from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api.errors import service_errors
 from common.api.pagination import StandardPagination, paginated
+from common.api.parsers import MultiPartParser
 from common.idempotency import idempotent
 from lending.applications import services
 from lending.applications.api import serializers as s
