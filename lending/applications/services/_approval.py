@@ -64,7 +64,7 @@ def sla_hours() -> int:
     return int(getattr(settings, "APPROVAL_SLA_HOURS", 24))
 
 
-def expiry_days() -> int:
+def _expiry_days() -> int:
     """Days an application may wait for information, an investigation or a signature."""
     return int(getattr(settings, "APPLICATION_EXPIRY_DAYS", 30))
 
@@ -370,7 +370,7 @@ def applications_expire(*, now=None) -> int:
     """Applications waiting longer than ``APPLICATION_EXPIRY_DAYS`` for an investigation,
     information or a signature lapse (已过期); a line granted for one of them is closed.
     Each in its own transaction, so one failure does not hold back the rest."""
-    cutoff = (now or timezone.now()) - timedelta(days=expiry_days())
+    cutoff = (now or timezone.now()) - timedelta(days=_expiry_days())
     ids = list(
         Application.objects.filter(status__in=EXPIRABLE, updated_at__lt=cutoff).values_list(
             "pk", flat=True
@@ -389,6 +389,6 @@ def applications_expire(*, now=None) -> int:
             application.expire()
             application.save(update_fields=["status", "updated_at"])
             _release_line(application, None)
-            _log(application, before, None, f"超过 {expiry_days()} 天未办结，自动过期")
+            _log(application, before, None, f"超过 {_expiry_days()} 天未办结，自动过期")
             expired += 1
     return expired

@@ -88,7 +88,7 @@ def application_check(
         errors["applicant"] = "申请人不是该农户的成员"
     if channel not in (product.channels or []):
         errors["channel"] = "该产品不在此渠道销售"
-    if product.segments and not set(product.segments) & customer_segments(household):
+    if product.segments and not set(product.segments) & _customer_segments(household):
         errors["product"] = "该产品不适用于此农户所属客群"
     terms = product_terms_effective(product=product, on_date=today, bank_id=household.bank_id)
     if not terms.amount_min <= amount <= terms.amount_max:
@@ -140,7 +140,7 @@ _CUSTOMER_SEGMENTS = {
 }
 
 
-def customer_segments(household) -> set[str]:
+def _customer_segments(household) -> set[str]:
     segment = segment_for_row(household_feature_row(household))
     return {str(s) for s in _CUSTOMER_SEGMENTS.get(segment, {CustomerSegment.FARMER})}
 
