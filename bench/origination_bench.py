@@ -121,7 +121,13 @@ def ensure_bank(households: int = HOUSEHOLDS):
         code=f"{code}-B01", name=f"{name}基准支行", kind=Institution.Kind.BRANCH, parent=bank
     )
     manager = _account_manager(branch)
-    township = Division.objects.get(code=TOWNSHIP)
+    # The scoring bench's township; made here too so that this bench also runs on its own.
+    township = Division.objects.filter(code=TOWNSHIP).first() or division_create(
+        code=TOWNSHIP,
+        name="评分基准测试镇",
+        level=Division.Level.TOWNSHIP,
+        parent=Division.objects.get(code=TOWNSHIP[:6] + "000000"),
+    )
     villages = []
     for n in range(FIRST_VILLAGE, FIRST_VILLAGE + -(-households // HOUSEHOLDS_PER_VILLAGE)):
         division_code = f"{TOWNSHIP[:9]}{n:03d}"

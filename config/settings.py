@@ -185,7 +185,8 @@ _parse_pii_keys(PII_ENCRYPTION_KEYS)  # a bad value stops start-up naming the va
 # too often (README "Accounts and sign-in").
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, reading own and group permissions in one query (org.auth).
+    "org.auth.PermissionBackend",
     # Peer-review evaluators' one-time SMS codes; after axes, so wrong codes count and lock too.
     "villages.auth.EvaluatorLoginCodeBackend",
 ]
@@ -257,7 +258,7 @@ STORAGES = {
 # --- API --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "org.auth.DeviceTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -9,6 +9,9 @@ class OrgConfig(AppConfig):
     def ready(self) -> None:
         from org import checks  # noqa: F401  (registers the production checks)
         from org.roles import sync_roles_after_migrate
+        from org.tasks import register_schedules
+
+        register_schedules()  # nightly purge of expired tablet tokens
 
         # Role groups are reference data derived from code (org.roles); keep them current on
         # every migrate so a new permission reaches the roles without a manual step.

@@ -190,7 +190,7 @@ def staff_update(
     is_active: bool,
     roles: list[Role] | None = None,
 ) -> Staff:
-    staff = Staff.objects.select_for_update().select_related("user").get(pk=staff.pk)
+    staff = Staff.objects.select_for_update(of=("self",)).select_related("user").get(pk=staff.pk)
     if institution.bank_id != staff.bank_id:
         raise ValidationError({"institution": "员工只能在本法人行社内调动"})
     staff.full_name = full_name
@@ -225,4 +225,11 @@ def device_token_issue(*, user, device_id: str, device_name: str = "") -> tuple[
 
 def device_tokens_revoke_all(*, user) -> int:
     deleted, _ = DeviceToken.objects.filter(user=user).delete()
+    return deleted
+
+
+def device_tokens_purge_expired() -> int:
+    """Delete tablet tokens past their expiry (nightly: the API no longer scans a user's other
+    tokens on every request, see ``org.auth``); the number deleted."""
+    deleted, _ = DeviceToken.objects.filter(expiry__lt=timezone.now()).delete()
     return deleted

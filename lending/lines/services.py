@@ -138,7 +138,11 @@ def line_preapproval_run(*, run_id: int) -> LinePreapproval:
     unique index ``line_one_open_master``) and decisions already turned into a line; each new
     line logged and its household's 预授信额度 set (the campaign's 授信覆盖率 counts those).
     Running it again creates nothing twice."""
-    run = LinePreapproval.objects.select_for_update().select_related("campaign").get(pk=run_id)
+    run = (
+        LinePreapproval.objects.select_for_update(of=("self",))
+        .select_related("campaign")
+        .get(pk=run_id)
+    )
     if run.status == LinePreapproval.Status.DONE:
         return run
     job = _latest_job(run.campaign)

@@ -20,6 +20,7 @@ from org.api.serializers import (
     MeSerializer,
     StaffListSerializer,
 )
+from org.auth import DeviceTokenAuthentication
 from org.models import Institution, Staff
 from org.roles import Role, group_name
 from org.services import device_token_issue
@@ -129,6 +130,8 @@ class LoginView(APIView):
 class DeviceLogoutView(LogoutView):
     """Revoke the token of this tablet."""
 
+    authentication_classes = [DeviceTokenAuthentication]
+
     @extend_schema(request=None, responses={204: None}, tags=["auth"])
     def post(self, request, format=None):
         return super().post(request, format)
@@ -136,6 +139,8 @@ class DeviceLogoutView(LogoutView):
 
 class DeviceLogoutAllView(LogoutAllView):
     """Revoke every tablet token of this user (lost tablet, staff leaving)."""
+
+    authentication_classes = [DeviceTokenAuthentication]
 
     @extend_schema(request=None, responses={204: None}, tags=["auth"])
     def post(self, request, format=None):

@@ -121,3 +121,61 @@ def test_two_approvals_of_one_task_at_once_approve_once(villages, province):
     assert ApprovalTask.objects.get().status == TaskStatus.DONE
     assert ApplicationEvent.objects.filter(to_status=ApplicationStatus.APPROVED).count() == 1
     assert CreditLine.objects.filter(household=household).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transition_locks_its_application_not_the_product_or_household(villages, province):
+    """Every application of a product is locked by its own transitions only: while one is held
+    (a withdrawal in progress in another transaction), another application of the same product
+    and household is withdrawn at once instead of queueing behind it (the lock once took the
+    joined product row too, which put a province's submissions of one product in single file)."""
+    from django.db import connections, transaction
+
+    from org.models import Staff
+    from products.demo import seed_products
+    from products.models import Product
+
+    seed_products()
+    household = villages["v1_households"][0]
+    product = Product.objects.get(code="SX-XYD-NH")
+
+    def draft():
+        return Application.objects.create(
+            bank_id=household.bank_id,
+            client_uuid=uuid.uuid4(),
+            channel="pad",
+            household=household,
+            applicant=household.head,
+            product=product,
+            amount="20000",
+            term_months=12,
+            repayment_method="equal_instalment",
+            purpose="购买农资",
+        )
+
+    held, other = draft(), draft()
+    actor = Staff.objects.get(user__username="b1_am2").user
+    locked = threading.Event()
+    release = threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                services.application_withdraw(application=held, actor=actor, reason="甲")
+                locked.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '2s'")
+            services.application_withdraw(application=other, actor=actor, reason="乙")
+    finally:
+        release.set()
+        holder.join()
+    other.refresh_from_db()
+    assert other.status == ApplicationStatus.WITHDRAWN

@@ -387,7 +387,7 @@ def require_permission(actor, permission: str, doing: str) -> None:
 
 def _locked(application: Application, *, expected, doing: str) -> Application:
     locked = (
-        Application.objects.select_for_update()
+        Application.objects.select_for_update(of=("self",))
         .select_related("household__village", "applicant", "product")
         .get(pk=application.pk)
     )

@@ -60,7 +60,9 @@ def _locked_signing(contract: Contract, member) -> tuple[Contract, ContractSigne
     """Lock the application, then the contract; the contract must be the live render still
     waiting for signatures, and ``member`` one of its signers."""
     Application.objects.select_for_update(of=("self",)).filter(pk=contract.application_id).first()
-    contract = Contract.objects.select_for_update().select_related("bank").get(pk=contract.pk)
+    contract = (
+        Contract.objects.select_for_update(of=("self",)).select_related("bank").get(pk=contract.pk)
+    )
     if not contract.is_latest:
         newer = (
             f"（新合同编号{contract.superseded_by.number}）" if contract.superseded_by_id else ""
@@ -69,7 +71,7 @@ def _locked_signing(contract: Contract, member) -> tuple[Contract, ContractSigne
     if contract.status != ContractStatus.PENDING:
         raise ValidationError({"contract": f"合同{contract.get_status_display()}，不能再签署"})
     signer = (
-        ContractSigner.objects.select_for_update()
+        ContractSigner.objects.select_for_update(of=("self",))
         .select_related("member")
         .filter(contract=contract, member=member)
         .first()
