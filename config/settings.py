@@ -326,6 +326,9 @@ SPECTACULAR_SETTINGS = {
         "RepaymentMethodEnum": "products.schedule.RepaymentMethod",
         "RequiredDocumentEnum": "products.models.RequiredDocument",
         "RejectReasonEnum": "lending.applications.models.RejectReason",
+        "LoanStatusEnum": "lending.loans.models.LoanStatus",
+        "LoanClassEnum": "lending.loans.models.LoanClass",
+        "LoanTransactionKindEnum": "lending.loans.models.TransactionKind",
     },
 }
 

@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("lending.lines.api.urls")),
     path("", include("lending.applications.api.urls")),
     path("", include("lending.contracts.api.urls")),
+    path("", include("lending.loans.api.urls")),
 ]

@@ -9,10 +9,12 @@ class LendingConfig(AppConfig):
         from lending.applications.tasks import register_schedules as application_schedules
         from lending.contracts import checks  # noqa: F401  (the contract settings' system checks)
         from lending.lines.tasks import register_schedules
+        from lending.loans.tasks import register_schedules as loan_schedules
         from org.roles import Role, grant
 
         register_schedules()  # nightly expiry of lines past their validity
         application_schedules()  # nightly expiry of applications left waiting
+        loan_schedules()  # disbursements whose core call was lost, asked again
         # Every staff role sees lines; the bank's administrator and risk officer run the
         # campaign's pre-approval and freeze, unfreeze or close lines.
         for role in Role:
@@ -74,3 +76,26 @@ class LendingConfig(AppConfig):
                 "lending.add_linepreapproval",
                 "lending.view_linepreapproval",
             )
+        # Loans: every staff role reads them and the ledger; account managers draw on lines for
+        # their villages; the bank's administrator retries or cancels a disbursement and takes
+        # counter repayments. The sandbox core's accounts are the bank administrator's to open.
+        for role in Role:
+            if role is not Role.PEER_EVALUATOR:
+                grant(
+                    role,
+                    "lending.view_loan",
+                    "lending.view_instalment",
+                    "lending.view_loantransaction",
+                    "lending.view_loanevent",
+                    "lending.view_journalentry",
+                )
+        grant(Role.ACCOUNT_MANAGER, "lending.add_loan")
+        grant(
+            Role.BANK_ADMIN,
+            "lending.add_loan",
+            "lending.disburse_loan",
+            "lending.repay_loan",
+            "lending.view_sandboxdepositaccount",
+            "lending.add_sandboxdepositaccount",
+            "lending.view_sandboxdeposittransaction",
+        )

@@ -13,7 +13,10 @@ from lending.contracts.models import (
     SigningCode,
     TrustCertificate,
 )
+from lending.corebank.models import SandboxDepositAccount, SandboxDepositTransaction
+from lending.ledger.models import JournalEntry, JournalLine
 from lending.lines.models import CreditLine, CreditLineChange, LinePreapproval
+from lending.loans.models import Instalment, Loan, LoanEvent, LoanTransaction
 
 __all__ = [
     "Application",
@@ -27,7 +30,15 @@ __all__ = [
     "CreditLine",
     "CreditLineChange",
     "EvidenceRecord",
+    "Instalment",
+    "JournalEntry",
+    "JournalLine",
     "LinePreapproval",
+    "Loan",
+    "LoanEvent",
+    "LoanTransaction",
+    "SandboxDepositAccount",
+    "SandboxDepositTransaction",
     "SigningCode",
     "TrustCertificate",
 ]

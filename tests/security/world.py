@@ -196,6 +196,52 @@ def _lines_kit(kit: dict, household, manager: Staff) -> None:
     kit["lending.Application"] = _application_for(household, kit["products.Product"], manager)
     kit["lending.ApprovalTask"] = _task_for(kit["lending.Application"])
     kit["lending.Contract"] = _contract_for(kit["lending.Application"])
+    _loans_kit(kit, kit["lending.CreditLine"], manager)
+
+
+def _loans_kit(kit: dict, line, manager: Staff) -> None:
+    """A loan waiting for its disbursement on ``line``, the borrower's sandbox account and a
+    journal entry of the loan (rows as the services write them, without the core call)."""
+    import uuid
+
+    from lending.corebank.services import sandbox_account_open
+    from lending.ledger.models import Account, EntryKind
+    from lending.ledger.services import journal_post
+    from lending.loans.models import Loan
+
+    head = line.household.head
+    kit["lending.SandboxDepositAccount"] = sandbox_account_open(
+        bank_id=line.bank_id, holder_name=head.name, member_id=head.pk
+    )
+    loan = Loan.objects.create(
+        bank_id=line.bank_id,
+        household_id=line.household_id,
+        borrower=head,
+        line=line,
+        product_id=line.product_id,
+        product_version_id=line.product_version_id,
+        client_uuid=uuid.uuid4(),
+        channel="pad",
+        amount="1000.00",
+        rate=line.rate,
+        penalty_markup_pct="50",
+        method="equal_instalment",
+        frequency="monthly",
+        settlement="monthly",
+        term_months=6,
+        purpose="矩阵测试",
+        deposit_account=kit["lending.SandboxDepositAccount"].account,
+        created_by=manager,
+    )
+    kit["lending.Loan"] = loan
+    kit["lending.JournalEntry"], _ = journal_post(
+        bank_id=line.bank_id,
+        kind=EntryKind.SUSPENSE,
+        value_date=line.valid_from,
+        reference=f"MATRIX-{loan.pk}",
+        lines=[(Account.SUSPENSE, Decimal("1.00")), (Account.CASH, Decimal("-1.00"))],
+        loan_id=loan.pk,
+    )
 
 
 def _contract_for(application):
@@ -522,6 +568,7 @@ def build_world(province, villages, make_product) -> World:
     )
     world.unassigned["lending.ApprovalTask"] = _task_for(world.unassigned["lending.Application"])
     world.unassigned["lending.Contract"] = _contract_for(world.unassigned["lending.Application"])
+    _loans_kit(world.unassigned, world.unassigned["lending.CreditLine"], am3)
 
     attacker = staff_create(
         username=BANK1_ATTACKER,

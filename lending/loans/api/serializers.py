@@ -1,0 +1,110 @@
+"""Loans over the API (PAD and self-service): names and masked accounts, no ID numbers."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from lending.loans.models import Instalment, Loan, LoanEvent, LoanTransaction
+from products.schedule import RepaymentMethod
+
+
+class DrawdownInput(serializers.Serializer):
+    client_uuid = serializers.UUIDField(help_text="PAD 生成的编号：离线重发同一笔用信只记一次")
+    amount = serializers.DecimalField(max_digits=18, decimal_places=2, min_value=0)
+    term_months = serializers.IntegerField(min_value=1, max_value=360)
+    method = serializers.ChoiceField(choices=RepaymentMethod.choices)
+    deposit_account = serializers.CharField(max_length=32)
+    purpose = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    borrower = serializers.IntegerField(required=False, help_text="借款成员；分额度为其所属成员")
+    channel = serializers.ChoiceField(choices=["pad", "self_service", "counter"], default="pad")
+
+
+class LoanInstalmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Instalment
+        fields = [
+            "number",
+            "period_start",
+            "due_date",
+            "principal_due",
+            "interest_due",
+            "principal_paid",
+            "interest_paid",
+        ]
+
+
+class LoanTransactionSerializer(serializers.ModelSerializer):
+    kind_label = serializers.CharField(source="get_kind_display")
+
+    class Meta:
+        model = LoanTransaction
+        fields = [
+            "id",
+            "kind",
+            "kind_label",
+            "value_date",
+            "amount",
+            "principal",
+            "interest",
+            "penalty",
+            "channel",
+            "reversed",
+        ]
+
+
+class LoanEventSerializer(serializers.ModelSerializer):
+    actor_name = serializers.CharField(source="actor.full_name", default="")
+
+    class Meta:
+        model = LoanEvent
+        fields = ["from_status", "to_status", "actor_name", "comment", "at"]
+
+
+class LoanSerializer(serializers.ModelSerializer):
+    borrower_name = serializers.CharField(source="borrower.name")
+    product_name = serializers.CharField(source="product.name")
+    status_label = serializers.CharField(source="get_status_display")
+    loan_class_label = serializers.CharField(source="get_loan_class_display")
+    deposit_account = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Loan
+        fields = [
+            "id",
+            "household",
+            "borrower",
+            "borrower_name",
+            "line",
+            "product",
+            "product_name",
+            "amount",
+            "rate",
+            "method",
+            "term_months",
+            "purpose",
+            "deposit_account",
+            "start_date",
+            "maturity_date",
+            "status",
+            "status_label",
+            "disbursement_error",
+            "principal_outstanding",
+            "interest_outstanding",
+            "penalty_outstanding",
+            "days_past_due",
+            "loan_class",
+            "loan_class_label",
+        ]
+
+    def get_deposit_account(self, obj) -> str:
+        account = obj.deposit_account
+        return f"{account[:4]}****{account[-4:]}" if account else ""
+
+
+class LoanDetailSerializer(LoanSerializer):
+    instalments = LoanInstalmentSerializer(many=True)
+    transactions = LoanTransactionSerializer(many=True)
+    events = LoanEventSerializer(many=True)
+
+    class Meta(LoanSerializer.Meta):
+        fields = [*LoanSerializer.Meta.fields, "instalments", "transactions", "events"]

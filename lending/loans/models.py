@@ -1,0 +1,323 @@
+"""A loan is one drawdown on an active credit line (用信).
+
+Its terms are pinned when drawn: product version, rate, repayment method, term. The schedule
+is built from the products calculator when the money lands (the disbursement's value date is
+the loan's start), one ``Instalment`` row per period. The loan keeps its outstanding principal,
+interest and penalty for speed; the journal (``lending.ledger``) is the record, and
+``loans_out_of_balance`` proves the two agree.
+
+Status (django-fsm, protected): 待放款 → 放款中 (the core is being asked) → 正常 (disbursed) |
+放款失败 (refused by the core, with the reason; retried or cancelled, which gives the line back)
+→ … 已结清 / 已核销. Every change is a ``LoanEvent``: who, when, from, to and why.
+
+``version`` counts the postings on the loan: every service that moves money locks the row
+(``select_for_update``) and bumps it, so a reader can tell a changed loan from an unchanged one.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+from django_fsm import FSMField, FSMModelMixin, transition
+
+from lending.applications.models import Application
+from lending.ledger.models import JournalEntry
+from lending.lines.models import CreditLine
+from org.models import Institution, Staff
+from org.tenancy import TenantQuerySet
+from products.models import Product, ProductVersion
+from products.schedule import RepaymentMethod
+from villages.models import Household, Member
+
+ZERO = Decimal("0.00")
+
+
+class LoanStatus(models.TextChoices):
+    PENDING = "pending", "待放款"
+    DISBURSING = "disbursing", "放款中"
+    FAILED = "failed", "放款失败"
+    ACTIVE = "active", "正常"
+    CLOSED = "closed", "已结清"
+    CANCELLED = "cancelled", "已撤销"
+    WRITTEN_OFF = "written_off", "已核销"
+
+
+class LoanClass(models.IntegerChoices):
+    """五级分类."""
+
+    NORMAL = 1, "正常"
+    SPECIAL_MENTION = 2, "关注"
+    SUBSTANDARD = 3, "次级"
+    DOUBTFUL = 4, "可疑"
+    LOSS = 5, "损失"
+
+
+class LoanQuerySet(TenantQuerySet):
+    def disbursed(self):
+        return self.filter(
+            status__in=[LoanStatus.ACTIVE, LoanStatus.CLOSED, LoanStatus.WRITTEN_OFF]
+        )
+
+
+class Loan(FSMModelMixin, models.Model):
+    tenant_bank_field = "bank"
+    tenant_village_field = "household__village"
+
+    id = models.BigAutoField(primary_key=True)
+    bank = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="+", verbose_name="法人行社"
+    )
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="loans", verbose_name="农户"
+    )
+    borrower = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="loans", verbose_name="借款人"
+    )
+    line = models.ForeignKey(
+        CreditLine, on_delete=models.PROTECT, related_name="loans", verbose_name="授信额度"
+    )
+    application = models.ForeignKey(
+        Application,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="loans",
+        verbose_name="贷款申请",
+    )
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="+", verbose_name="产品"
+    )
+    product_version = models.ForeignKey(
+        ProductVersion, on_delete=models.PROTECT, related_name="+", verbose_name="产品版本"
+    )
+    client_uuid = models.UUIDField("客户端编号")
+    channel = models.CharField("渠道", max_length=12)
+    amount = models.DecimalField("借款金额", max_digits=18, decimal_places=2)
+    rate = models.DecimalField("年利率(%)", max_digits=8, decimal_places=4)
+    penalty_markup_pct = models.DecimalField("罚息上浮比例(%)", max_digits=6, decimal_places=2)
+    compound_interest = models.BooleanField("逾期利息计收复利", default=False)
+    grace_days = models.PositiveSmallIntegerField("宽限期(天)", default=0)
+    method = models.CharField("还款方式", max_length=20, choices=RepaymentMethod.choices)
+    frequency = models.CharField("还款频率", max_length=12)
+    settlement = models.CharField("结息方式", max_length=20)
+    term_months = models.PositiveSmallIntegerField("期限(月)")
+    purpose = models.CharField("用途", max_length=100)
+    deposit_account = models.CharField("放款/还款账号", max_length=32)
+    start_date = models.DateField("起息日", null=True, blank=True)
+    maturity_date = models.DateField("到期日", null=True, blank=True)
+    status = FSMField(
+        "状态",
+        max_length=12,
+        choices=LoanStatus.choices,
+        default=LoanStatus.PENDING,
+        protected=True,
+    )
+    disbursed_at = models.DateTimeField("放款时间", null=True, blank=True)
+    disbursement_core_id = models.CharField("核心放款流水号", max_length=40, blank=True)
+    disbursement_error = models.CharField("放款失败原因", max_length=200, blank=True)
+    principal_outstanding = models.DecimalField(
+        "本金余额", max_digits=18, decimal_places=2, default=ZERO
+    )
+    interest_outstanding = models.DecimalField(
+        "应收未收利息", max_digits=18, decimal_places=2, default=ZERO
+    )
+    penalty_outstanding = models.DecimalField(
+        "应收未收罚息", max_digits=18, decimal_places=2, default=ZERO
+    )
+    accrued_through = models.DateField("已计息至", null=True, blank=True)
+    days_past_due = models.PositiveIntegerField("逾期天数", default=0)
+    loan_class = models.PositiveSmallIntegerField(
+        "五级分类", choices=LoanClass.choices, default=LoanClass.NORMAL
+    )
+    loan_class_manual = models.BooleanField("人工认定分类", default=False)
+    version = models.PositiveIntegerField("记账版本", default=0)
+    created_by = models.ForeignKey(
+        Staff,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="经办",
+    )
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    objects = LoanQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "贷款"
+        verbose_name_plural = "贷款"
+        ordering = ["-id"]
+        permissions = [("repay_loan", "办理还款"), ("disburse_loan", "办理放款")]
+        constraints = [
+            models.UniqueConstraint(fields=["bank", "client_uuid"], name="loan_client_uuid_once"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="loan_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(principal_outstanding__gte=0)
+                & Q(interest_outstanding__gte=0)
+                & Q(penalty_outstanding__gte=0),
+                name="loan_outstanding_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(principal_outstanding__lte=models.F("amount")),
+                name="loan_principal_within_amount",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["status", "id"],
+                name="loan_status_id",
+                condition=Q(status="active"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.borrower.name} {Decimal(self.amount):,.2f}元 {self.get_method_display()}"
+
+    # Transitions are called by lending.loans.services only, with the row locked.
+    @transition(
+        field=status, source=[LoanStatus.PENDING, LoanStatus.FAILED], target=LoanStatus.DISBURSING
+    )
+    def start_disbursement(self) -> None:
+        pass
+
+    @transition(field=status, source=LoanStatus.DISBURSING, target=LoanStatus.ACTIVE)
+    def disbursed(self) -> None:
+        pass
+
+    @transition(field=status, source=LoanStatus.DISBURSING, target=LoanStatus.FAILED)
+    def disbursement_failed(self) -> None:
+        pass
+
+    @transition(
+        field=status, source=[LoanStatus.PENDING, LoanStatus.FAILED], target=LoanStatus.CANCELLED
+    )
+    def cancel(self) -> None:
+        pass
+
+    @transition(field=status, source=LoanStatus.ACTIVE, target=LoanStatus.CLOSED)
+    def close(self) -> None:
+        pass
+
+    @transition(field=status, source=LoanStatus.ACTIVE, target=LoanStatus.WRITTEN_OFF)
+    def write_off(self) -> None:
+        pass
+
+
+class Instalment(models.Model):
+    """One period of the schedule (还款计划) and what has been paid of it."""
+
+    id = models.BigAutoField(primary_key=True)
+    loan = models.ForeignKey(
+        Loan, on_delete=models.PROTECT, related_name="instalments", verbose_name="贷款"
+    )
+    number = models.PositiveSmallIntegerField("期次")
+    period_start = models.DateField("起始日")
+    due_date = models.DateField("应还日")
+    principal_due = models.DecimalField("应还本金", max_digits=18, decimal_places=2)
+    interest_due = models.DecimalField("应还利息", max_digits=18, decimal_places=2)
+    principal_paid = models.DecimalField("已还本金", max_digits=18, decimal_places=2, default=ZERO)
+    interest_paid = models.DecimalField("已还利息", max_digits=18, decimal_places=2, default=ZERO)
+
+    class Meta:
+        verbose_name = "还款计划"
+        verbose_name_plural = "还款计划"
+        ordering = ["loan", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["loan", "number"], name="instalment_number_once"),
+            models.CheckConstraint(
+                condition=Q(principal_paid__lte=models.F("principal_due"))
+                & Q(principal_paid__gte=0)
+                & Q(interest_paid__gte=0),
+                name="instalment_paid_within_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"第{self.number}期"
+
+    @property
+    def total_due(self) -> Decimal:
+        return self.principal_due + self.interest_due
+
+
+class TransactionKind(models.TextChoices):
+    DISBURSEMENT = "disbursement", "放款"
+    REPAYMENT = "repayment", "还款"
+    PREPAYMENT = "prepayment", "提前还款"
+    WRITE_OFF = "write_off", "核销"
+    RECOVERY = "recovery", "核销后收回"
+
+
+class LoanTransaction(models.Model):
+    """A money movement on the loan as the borrower sees it (交易明细), with its journal entry;
+    the accruals of the close of business are journal entries only."""
+
+    id = models.BigAutoField(primary_key=True)
+    loan = models.ForeignKey(
+        Loan, on_delete=models.PROTECT, related_name="transactions", verbose_name="贷款"
+    )
+    kind = models.CharField("类型", max_length=14, choices=TransactionKind.choices)
+    value_date = models.DateField("起息日")
+    amount = models.DecimalField("金额", max_digits=18, decimal_places=2)
+    principal = models.DecimalField("本金", max_digits=18, decimal_places=2, default=ZERO)
+    interest = models.DecimalField("利息", max_digits=18, decimal_places=2, default=ZERO)
+    penalty = models.DecimalField("罚息", max_digits=18, decimal_places=2, default=ZERO)
+    channel = models.CharField("渠道", max_length=12, blank=True)
+    reference = models.CharField("业务参考号", max_length=120)
+    core_id = models.CharField("核心流水号", max_length=40, blank=True)
+    journal_entry = models.ForeignKey(
+        JournalEntry,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="会计分录",
+    )
+    reversed = models.BooleanField("已冲正", default=False)
+    actor = models.ForeignKey(
+        Staff,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="经办",
+    )
+    created_at = models.DateTimeField("记账时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "贷款交易"
+        verbose_name_plural = "贷款交易"
+        ordering = ["loan", "value_date", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["loan", "reference"], name="loan_txn_reference_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount}"
+
+
+class LoanEvent(models.Model):
+    loan = models.ForeignKey(
+        Loan, on_delete=models.CASCADE, related_name="events", verbose_name="贷款"
+    )
+    from_status = models.CharField("原状态", max_length=12, choices=LoanStatus.choices)
+    to_status = models.CharField("新状态", max_length=12, choices=LoanStatus.choices)
+    actor = models.ForeignKey(
+        Staff,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="操作人",
+    )
+    comment = models.CharField("说明", max_length=300, blank=True)
+    at = models.DateTimeField("时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "贷款状态变更"
+        verbose_name_plural = "贷款状态变更"
+        ordering = ["loan", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_from_status_display()} → {self.get_to_status_display()}"
