@@ -5,6 +5,7 @@ from django.db import transaction
 from common.audit import audit_context
 from lending.contracts.demo import seed_contracts
 from lending.demo import seed_applications, seed_lines
+from lending.loans.demo import seed_loans
 from org.demo import DEMO_PASSWORD, seed_org
 from products.demo import seed_products
 from risk.demo import seed_risk
@@ -34,6 +35,8 @@ class Command(BaseCommand):
             # After the demo's transaction: signing codes are texted on commit, and the demo
             # reads them from the sandbox outbox as a phone would.
             seed_contracts()
+            # Disbursements call the (sandbox) core outside any transaction, as in production.
+            seed_loans()
         if options["verbosity"] == 0:
             return
         self.stdout.write(self.style.SUCCESS("演示数据已就绪 (demo province ready)."))
