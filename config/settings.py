@@ -339,6 +339,13 @@ SPECTACULAR_SETTINGS = {
 CONTRACT_FONT_PATH = Path(
     env_str("CONTRACT_FONT_PATH", str(VAR_DIR / "fonts" / "wqy-microhei.ttc"))
 )
+# --- Servicing (lending.loans) ---------------------------------------------------------------
+# The bank's core-banking system, behind lending.corebank.gateway; the default is the SANDBOX
+# core, whose deposit accounts live in this database (admin 核心账户(沙箱)).
+CORE_BANKING_GATEWAY = env_str("CORE_BANKING_GATEWAY", "lending.corebank.sandbox.SandboxCoreBank")
+# Drills only: the sandbox core answers nothing (every call raises CoreUnavailable).
+SANDBOX_CORE_OUTAGE = False
+
 CONTRACT_SEALER = env_str("CONTRACT_SEALER", "lending.contracts.sealing.SandboxContractSealer")
 CONTRACT_TIMESTAMP_AUTHORITY = env_str(
     "CONTRACT_TIMESTAMP_AUTHORITY", "lending.contracts.timestamps.SandboxTimestampAuthority"

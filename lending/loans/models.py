@@ -27,7 +27,7 @@ from lending.ledger.models import JournalEntry
 from lending.lines.models import CreditLine
 from org.models import Institution, Staff
 from org.tenancy import TenantQuerySet
-from products.models import Product, ProductVersion
+from products.models import Channel, Product, ProductVersion
 from products.schedule import RepaymentMethod
 from villages.models import Household, Member
 
@@ -93,7 +93,7 @@ class Loan(FSMModelMixin, models.Model):
         ProductVersion, on_delete=models.PROTECT, related_name="+", verbose_name="产品版本"
     )
     client_uuid = models.UUIDField("客户端编号")
-    channel = models.CharField("渠道", max_length=12)
+    channel = models.CharField("渠道", max_length=16, choices=Channel.choices)
     amount = models.DecimalField("借款金额", max_digits=18, decimal_places=2)
     rate = models.DecimalField("年利率(%)", max_digits=8, decimal_places=4)
     penalty_markup_pct = models.DecimalField("罚息上浮比例(%)", max_digits=6, decimal_places=2)
@@ -265,7 +265,7 @@ class LoanTransaction(models.Model):
     principal = models.DecimalField("本金", max_digits=18, decimal_places=2, default=ZERO)
     interest = models.DecimalField("利息", max_digits=18, decimal_places=2, default=ZERO)
     penalty = models.DecimalField("罚息", max_digits=18, decimal_places=2, default=ZERO)
-    channel = models.CharField("渠道", max_length=12, blank=True)
+    channel = models.CharField("渠道", max_length=16, choices=Channel.choices, blank=True)
     reference = models.CharField("业务参考号", max_length=120)
     core_id = models.CharField("核心流水号", max_length=40, blank=True)
     journal_entry = models.ForeignKey(

@@ -35,6 +35,7 @@ from lending.loans.models import (
     LoanTransaction,
     TransactionKind,
 )
+from products.models import Channel
 from products.schedule import ScheduleError, add_months, build_schedule
 from products.selectors import product_terms_for_version
 from risk.lists.services import staff_of
@@ -126,6 +127,8 @@ def loan_drawdown(
     other terms it is refused."""
     require_permission(actor, "lending.add_loan", "用信")
     amount = positive_amount(amount, field="amount", label="用信金额")
+    if channel not in Channel.values:
+        raise ValidationError({"channel": f"未知渠道 {channel}"})
     earlier = Loan.objects.filter(bank_id=line.bank_id, client_uuid=client_uuid).first()
     if earlier is not None:
         if (earlier.line_id, earlier.amount, earlier.term_months, earlier.method) != (

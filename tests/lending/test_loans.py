@@ -88,6 +88,7 @@ def test_a_resent_drawdown_is_the_same_loan(active_line, django_capture_on_commi
         ({"method": "revolving_weekly"}, "method"),
         ({"deposit_account": "6229000000000000000"}, "deposit_account"),
         ({"deposit_account": "abc"}, "deposit_account"),
+        ({"channel": "fax"}, "channel"),
     ],
 )
 def test_bad_drawdowns_name_the_field_and_change_nothing(

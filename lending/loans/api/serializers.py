@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from lending.loans.models import Instalment, Loan, LoanEvent, LoanTransaction
+from products.models import Channel
 from products.schedule import RepaymentMethod
 
 
@@ -16,7 +17,7 @@ class DrawdownInput(serializers.Serializer):
     deposit_account = serializers.CharField(max_length=32)
     purpose = serializers.CharField(max_length=100, required=False, allow_blank=True)
     borrower = serializers.IntegerField(required=False, help_text="借款成员；分额度为其所属成员")
-    channel = serializers.ChoiceField(choices=["pad", "self_service", "counter"], default="pad")
+    channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.PAD)
 
 
 class LoanInstalmentSerializer(serializers.ModelSerializer):
