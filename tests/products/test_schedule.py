@@ -445,3 +445,20 @@ def test_add_months_properties(start: date, months: int) -> None:
         # Clamped: only ever to the last day of a shorter month.
         assert result.day < start.day
         assert date.fromordinal(result.toordinal() + 1).day == 1
+
+
+def test_published_mortgage_calculator_figures_one_million_thirty_years_49() -> None:
+    """Bank calculators' reference loan (1,000,000 CNY, 30 years, 4.9 %): equal instalment
+    5,307.27 a month; equal principal 6,861.11 in the first month."""
+    common = {
+        "amount": Decimal("1000000"),
+        "term_months": 360,
+        "annual_rate": Decimal("0.049"),
+        "start_date": date(2026, 1, 15),
+    }
+    instalment = build_schedule(method="equal_instalment", **common)
+    principal = build_schedule(method="equal_principal", **common)
+    assert instalment[0].total == Decimal("5307.27")
+    assert {item.total for item in instalment[:-1]} == {Decimal("5307.27")}
+    assert principal[0].total == Decimal("6861.11")
+    assert sum(item.principal for item in principal) == Decimal("1000000.00")
