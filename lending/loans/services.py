@@ -11,6 +11,7 @@ waiting longer than a few minutes).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -41,6 +42,7 @@ from products.selectors import product_terms_for_version
 from risk.lists.services import staff_of
 from villages.models import Member
 
+logger = logging.getLogger(__name__)
 HUNDRED = Decimal("100")
 # A loan 放款中 for longer than this had its core call lost (a killed worker): retried.
 DISBURSEMENT_STALE_AFTER = timedelta(minutes=5)
@@ -187,14 +189,24 @@ def loan_drawdown(
             actor=staff_of(actor),
             comment=f"用信 {amount} 元，待放款",
         )
-        transaction.on_commit(lambda: _enqueue_disbursement(loan.pk))
+        # robust: with in-process tasks a core outage is logged and retried by 放款重试, not
+        # raised into the request that already committed the loan.
+        transaction.on_commit(lambda: _enqueue_disbursement(loan.pk), robust=True)
     return loan, True
 
 
 def _enqueue_disbursement(loan_id: int) -> None:
+    """Ask for the disbursement. A failure here (a broker that is down; with in-process tasks,
+    a core that does not answer) leaves the loan waiting for the 放款重试 schedule, logged,
+    and never fails the request that already committed the drawdown."""
     from lending.loans.tasks import disburse_loan
 
-    disburse_loan.delay(loan_id)
+    try:
+        disburse_loan.delay(loan_id)
+    except Exception:
+        logger.warning(
+            "disbursement of loan %s not done now; 放款重试 asks again", loan_id, exc_info=True
+        )
 
 
 # --- disbursement ------------------------------------------------------------------------------
@@ -337,7 +349,7 @@ def loan_disbursement_retry(*, loan: Loan, actor) -> None:
     require_permission(actor, "lending.disburse_loan", "重新放款")
     if loan.status not in (LoanStatus.FAILED, LoanStatus.PENDING, LoanStatus.DISBURSING):
         raise LoanConflict({"status": f"贷款当前为{loan.get_status_display()}，不能放款"})
-    transaction.on_commit(lambda: _enqueue_disbursement(loan.pk))
+    transaction.on_commit(lambda: _enqueue_disbursement(loan.pk), robust=True)
 
 
 def loans_disbursement_retry() -> int:

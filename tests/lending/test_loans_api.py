@@ -64,3 +64,28 @@ def test_bad_drawdowns_and_foreign_lines(active_line, login_as):
     stranger = login_as("b2_am1")
     assert stranger.post(url, _body(active_line), format="json").status_code == 404
     assert not Loan.objects.exists()
+
+
+def test_a_drawdown_during_a_core_outage_is_accepted_and_paid_later(
+    active_line, login_as, django_capture_on_commit_callbacks, settings
+):
+    from lending.loans import services
+
+    settings.SANDBOX_CORE_OUTAGE = True
+    client = login_as("b1_am2")
+    url = f"/api/v1/credit-lines/{active_line['line'].pk}/drawdowns/"
+    settings.SANDBOX_CORE_OUTAGE = False  # the account check at drawdown reaches the core
+    body = _body(active_line)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        created = client.post(url, body, format="json")
+    assert created.status_code == 201
+    assert created.json()["status"] == "pending"
+    settings.SANDBOX_CORE_OUTAGE = True
+    for callback in callbacks:
+        callback()  # the task's retries give up quietly: the loan waits 放款中
+    loan = Loan.objects.get()
+    assert loan.status == LoanStatus.DISBURSING
+    settings.SANDBOX_CORE_OUTAGE = False
+    services.loan_disburse(loan_id=loan.pk)
+    loan.refresh_from_db()
+    assert loan.status == LoanStatus.ACTIVE
