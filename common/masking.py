@@ -45,6 +45,13 @@ def mask_id_number(id_number: str | None) -> str:
     return mask_middle(id_number, ID_NUMBER_VISIBLE, 0)
 
 
+def mask_account(account: str | None) -> str:
+    """A deposit account or card number as statements print it: ``6229****8138``."""
+    if not account:
+        return ""
+    return f"{account[:4]}****{account[-4:]}" if len(account) > 8 else "*" * len(account)
+
+
 def redact_text(text: str) -> str:
     """``text`` with every ID number and mobile in it masked."""
     if not text:

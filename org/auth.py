@@ -18,6 +18,7 @@ from hmac import compare_digest
 
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Permission
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
@@ -28,6 +29,14 @@ from knox.signals import token_expired
 from rest_framework import exceptions
 
 from org.models import DeviceToken
+
+
+def require_permission(actor, permission: str, doing: str) -> None:
+    """What every service checks before a transition: staff need the permission; ``None`` is
+    the system (nightly jobs, the strategy) or a borrower's own self-service channel, checked by
+    the API instead."""
+    if actor is not None and not actor.has_perm(permission):
+        raise PermissionDenied(f"没有{doing}的权限")
 
 
 class DeviceTokenAuthentication(TokenAuthentication):

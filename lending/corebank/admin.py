@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from common.clock import local_text
+from common.masking import mask_account
 from lending.corebank.models import SandboxDepositAccount, SandboxDepositTransaction
 from org.admin_mixins import TenantAdminMixin
 
@@ -44,7 +45,7 @@ class SandboxDepositAccountAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="账号")
     def masked_account(self, obj):
-        return f"{obj.account[:4]} **** {obj.account[-4:]}"
+        return mask_account(obj.account)
 
     def has_add_permission(self, request):
         return False  # opened by the demo and sandbox_account_open

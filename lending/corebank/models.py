@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from django.db import models
 
+from common.masking import mask_account
 from org.models import Institution
 from org.tenancy import TenantQuerySet
 
@@ -49,7 +50,7 @@ class SandboxDepositAccount(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.holder_name} {self.account[:4]}…{self.account[-4:]}"
+        return f"{self.holder_name} {mask_account(self.account)}"
 
 
 class SandboxDepositTransaction(models.Model):

@@ -50,10 +50,6 @@ class EntryKind(models.IntegerChoices):
     REVERSAL = 9, "冲正"
 
 
-class JournalEntryQuerySet(TenantQuerySet):
-    pass
-
-
 class JournalEntry(models.Model):
     tenant_bank_field = "bank"
 
@@ -87,7 +83,7 @@ class JournalEntry(models.Model):
     )
     memo = models.CharField("摘要", max_length=200, blank=True)
 
-    objects = JournalEntryQuerySet.as_manager()
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = "会计分录"

@@ -1,13 +1,12 @@
-"""Reads of the ledger: a loan's balances by account, the trial balance, broken entries."""
+"""Reads of the ledger: a loan's balances by account and a bank's trial balance."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db.models import Sum
 
-from lending.ledger.models import Account, JournalLine
+from lending.ledger.models import JournalLine
 
 
 def loan_balances(loan_id: int) -> dict[int, Decimal]:
@@ -21,21 +20,6 @@ def loan_balances(loan_id: int) -> dict[int, Decimal]:
     return {row["account"]: row["total"] for row in rows if row["total"]}
 
 
-def loans_balances(loan_ids: Iterable[int]) -> dict[int, dict[int, Decimal]]:
-    """``loan_balances`` for many loans in one query."""
-    out: dict[int, dict[int, Decimal]] = {}
-    rows = (
-        JournalLine.objects.filter(loan_id__in=list(loan_ids))
-        .values("loan_id", "account")
-        .annotate(total=Sum("amount"))
-        .order_by()
-    )
-    for row in rows:
-        if row["total"]:
-            out.setdefault(row["loan_id"], {})[row["account"]] = row["total"]
-    return out
-
-
 def trial_balance(bank_id: int) -> dict[int, Decimal]:
     """试算平衡: each account's balance over the bank's whole journal; sums to zero."""
     rows = (
@@ -45,7 +29,3 @@ def trial_balance(bank_id: int) -> dict[int, Decimal]:
         .order_by("account")
     )
     return {row["account"]: row["total"] for row in rows}
-
-
-def account_label(code: int) -> str:
-    return Account(code).label

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from common.clock import local_text
+from common.masking import mask_account
 from lending.ledger.models import Account, JournalLine
 from lending.loans import services
 from lending.loans.models import Instalment, Loan, LoanEvent, LoanTransaction
@@ -146,8 +147,7 @@ class LoanAdmin(TenantAdminMixin, HouseholdSearchMixin, admin.ModelAdmin):
 
     @admin.display(description="放款/还款账号")
     def masked_account(self, obj):
-        account = obj.deposit_account
-        return f"{account[:4]} **** {account[-4:]}" if account else "—"
+        return mask_account(obj.deposit_account) or "—"
 
     @admin.display(description="放款时间")
     def disbursed_at_local(self, obj):

@@ -14,7 +14,7 @@ from common.clock import business_today
 from lending.corebank.models import SandboxAccountStatus, SandboxDepositAccount
 from lending.corebank.services import sandbox_account_open, sandbox_cash_deposit
 from lending.lines.models import CreditLine, LineStatus
-from lending.loans.models import LoanStatus
+from lending.loans.models import Loan, LoanStatus
 from lending.loans.services import loan_disburse, loan_drawdown
 from org.models import Staff
 from products.schedule import add_months
@@ -24,7 +24,7 @@ NAMESPACE = uuid.UUID("6f1c2a52-8d0e-4b7e-9a51-2f3c4d5e6f70")
 LOANS_PER_BANK = 2
 
 
-def _account(line: CreditLine, *, frozen: bool) -> SandboxDepositAccount:
+def _account(line: CreditLine) -> SandboxDepositAccount:
     head = line.household.head
     account = SandboxDepositAccount.objects.filter(member_id=head.pk).first()
     if account is None:
@@ -33,9 +33,6 @@ def _account(line: CreditLine, *, frozen: bool) -> SandboxDepositAccount:
         )
         # Savings for the first instalments' auto-debit.
         sandbox_cash_deposit(account=account, amount="3000.00", memo="演示：现金存入")
-    if frozen and account.status != SandboxAccountStatus.FROZEN:
-        account.status = SandboxAccountStatus.FROZEN
-        account.save(update_fields=["status"])
     return account
 
 
@@ -66,50 +63,32 @@ def seed_loans() -> None:
         if term is None or admin is None:
             continue
         per_bank[line.bank_id] = index + 1
+        client_uuid = uuid.uuid5(NAMESPACE, f"line-{line.pk}")
+        if Loan.objects.filter(bank_id=line.bank_id, client_uuid=client_uuid).exists():
+            continue  # drawn by an earlier run
         amount = (line.available * Decimal("0.4")).quantize(Decimal("100"), rounding=ROUND_DOWN)
         if amount <= 0:
             continue
-        # The first bank's second drawdown is refused by the core (a frozen account).
+        # The first bank's second drawdown is refused by the core: the account, checked at
+        # drawdown, is frozen before the money is sent (as a court order would freeze it).
         frozen = index == 1 and len(per_bank) == 1
-        account = _account(line, frozen=frozen)
+        account = _account(line)
+        terms = product_terms_for_version(version=line.product_version)
         with transaction.atomic():
-            loan, _ = (
-                loan_drawdown(
-                    line=line,
-                    amount=amount,
-                    term_months=term,
-                    method=product_terms_for_version(
-                        version=line.product_version
-                    ).repayment_methods[0],
-                    deposit_account=account.account,
-                    client_uuid=uuid.uuid5(NAMESPACE, f"line-{line.pk}"),
-                    actor=admin.user,
-                    channel="counter",
-                    purpose="购买农资",
-                )
-                if not frozen
-                else _frozen_drawdown(line, amount, term, account, admin)
+            loan, _ = loan_drawdown(
+                line=line,
+                amount=amount,
+                term_months=term,
+                method=terms.repayment_methods[0],
+                deposit_account=account.account,
+                client_uuid=client_uuid,
+                actor=admin.user,
+                channel="counter",
+                purpose="购买农机" if frozen else "购买农资",
             )
+            if frozen and account.status != SandboxAccountStatus.FROZEN:
+                # Before commit: the disbursement asked for on commit finds it frozen.
+                account.status = SandboxAccountStatus.FROZEN
+                account.save(update_fields=["status"])
         if loan.status in (LoanStatus.PENDING, LoanStatus.DISBURSING):
             loan_disburse(loan_id=loan.pk, actor=admin.user)
-
-
-def _frozen_drawdown(line, amount, term, account, admin):
-    """The account is checked at drawdown, so it freezes between the drawdown and the
-    disbursement, as a court order would freeze it."""
-    account.status = SandboxAccountStatus.OPEN
-    account.save(update_fields=["status"])
-    result = loan_drawdown(
-        line=line,
-        amount=amount,
-        term_months=term,
-        method=product_terms_for_version(version=line.product_version).repayment_methods[0],
-        deposit_account=account.account,
-        client_uuid=uuid.uuid5(NAMESPACE, f"line-{line.pk}"),
-        actor=admin.user,
-        channel="counter",
-        purpose="购买农机",
-    )
-    account.status = SandboxAccountStatus.FROZEN
-    account.save(update_fields=["status"])
-    return result

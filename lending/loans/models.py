@@ -54,13 +54,6 @@ class LoanClass(models.IntegerChoices):
     LOSS = 5, "损失"
 
 
-class LoanQuerySet(TenantQuerySet):
-    def disbursed(self):
-        return self.filter(
-            status__in=[LoanStatus.ACTIVE, LoanStatus.CLOSED, LoanStatus.WRITTEN_OFF]
-        )
-
-
 class Loan(FSMModelMixin, models.Model):
     tenant_bank_field = "bank"
     tenant_village_field = "household__village"
@@ -144,7 +137,7 @@ class Loan(FSMModelMixin, models.Model):
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 
-    objects = LoanQuerySet.as_manager()
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = "贷款"
@@ -237,10 +230,6 @@ class Instalment(models.Model):
 
     def __str__(self) -> str:
         return f"第{self.number}期"
-
-    @property
-    def total_due(self) -> Decimal:
-        return self.principal_due + self.interest_due
 
 
 class TransactionKind(models.TextChoices):

@@ -16,7 +16,7 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -36,6 +36,7 @@ from lending.loans.models import (
     LoanTransaction,
     TransactionKind,
 )
+from org.auth import require_permission
 from products.models import Channel
 from products.schedule import ScheduleError, add_months, build_schedule
 from products.selectors import product_terms_for_version
@@ -52,13 +53,6 @@ class LoanConflict(ValidationError):
     """The loan is not in a state that allows the action (409 over the API)."""
 
 
-def require_permission(actor, permission: str, doing: str) -> None:
-    """Staff need the permission; ``None`` is the system or the borrower's own channel,
-    checked by the API instead."""
-    if actor is not None and not actor.has_perm(permission):
-        raise PermissionDenied(f"没有{doing}的权限")
-
-
 def _log(loan: Loan, before: str, actor, comment: str = "") -> None:
     LoanEvent.objects.create(
         loan=loan,
@@ -73,7 +67,7 @@ def _locked(loan_id: int) -> Loan:
     return Loan.objects.select_for_update(of=("self",)).select_related("bank").get(pk=loan_id)
 
 
-def disbursement_reference(loan: Loan) -> str:
+def _disbursement_reference(loan: Loan) -> str:
     """The core's idempotency key for the loan's one disbursement."""
     return f"{loan.bank.code}-LN{loan.pk}-D"
 
@@ -182,6 +176,7 @@ def loan_drawdown(
             deposit_account=account,
             created_by=staff_of(actor),
         )
+        _schedule(loan, start=business_today())  # terms the calculator accepts, or nothing
         LoanEvent.objects.create(
             loan=loan,
             from_status=LoanStatus.PENDING,
@@ -235,7 +230,7 @@ def loan_disburse(*, loan_id: int, actor=None) -> Loan:
         result = core_gateway().disburse(
             account=loan.deposit_account,
             amount=loan.amount,
-            reference=disbursement_reference(loan),
+            reference=_disbursement_reference(loan),
             memo="贷款发放",
         )
     except CoreRefused as refused:
@@ -255,20 +250,26 @@ def loan_disburse(*, loan_id: int, actor=None) -> Loan:
     return loan
 
 
-def _post_disbursement(loan: Loan, result, actor) -> None:
-    value_date = timezone.localtime(result.posted_at).date()
+def _schedule(loan: Loan, *, start):
+    """The loan's schedule from the products calculator; its terms refused with the field
+    named (checked at drawdown too, so that it never fails after the core has paid)."""
     try:
-        schedule = build_schedule(
+        return build_schedule(
             amount=loan.amount,
             term_months=loan.term_months,
             method=loan.method,
             annual_rate=loan.rate / HUNDRED,
-            start_date=value_date,
+            start_date=start,
             frequency=loan.frequency,
             settlement=loan.settlement,
         )
     except ScheduleError as error:
         raise ValidationError({error.field: error.message}) from error
+
+
+def _post_disbursement(loan: Loan, result, actor) -> None:
+    value_date = timezone.localtime(result.posted_at).date()
+    schedule = _schedule(loan, start=value_date)
     entry, _ = journal_post(
         bank_id=loan.bank_id,
         kind=EntryKind.DISBURSEMENT,
@@ -355,12 +356,12 @@ def loan_disbursement_retry(*, loan: Loan, actor) -> None:
 def loans_disbursement_retry() -> int:
     """Loans waiting for the core longer than ``DISBURSEMENT_STALE_AFTER`` (a lost call, a
     killed worker) are asked again with their reference; the number asked."""
-    stale = Loan.objects.filter(
-        status__in=[LoanStatus.PENDING, LoanStatus.DISBURSING],
-        updated_at__lt=timezone.now() - DISBURSEMENT_STALE_AFTER,
-    ).values_list("pk", flat=True)
-    count = 0
+    stale = list(
+        Loan.objects.filter(
+            status__in=[LoanStatus.PENDING, LoanStatus.DISBURSING],
+            updated_at__lt=timezone.now() - DISBURSEMENT_STALE_AFTER,
+        ).values_list("pk", flat=True)
+    )
     for loan_id in stale:
         _enqueue_disbursement(loan_id)
-        count += 1
-    return count
+    return len(stale)

@@ -3,6 +3,7 @@ whatever fails, retries or runs twice; the journal and the loan agree."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from decimal import Decimal
@@ -21,6 +22,12 @@ from lending.loans import services
 from lending.loans.models import Instalment, Loan, LoanStatus, LoanTransaction
 
 D = Decimal
+
+
+def _not_asked(execute):
+    """In place of ``django_capture_on_commit_callbacks``: the drawdown's request for its
+    disbursement is not run, the test asks for it itself."""
+    return contextlib.nullcontext()
 
 
 def _draw(active_line, capture, **overrides):
@@ -113,7 +120,8 @@ def test_a_refused_disbursement_is_kept_with_its_reason_then_cancelled(
     active_line, django_capture_on_commit_callbacks
 ):
     account = active_line["account"]
-    loan, _ = _draw(active_line, lambda execute: _NoCommit())  # disbursement not yet asked
+    loan, _ = _draw(active_line, _not_asked)
+    assert loan.status == LoanStatus.PENDING
     account.status = "frozen"
     account.save(update_fields=["status"])
     services.loan_disburse(loan_id=loan.pk)
@@ -130,21 +138,10 @@ def test_a_refused_disbursement_is_kept_with_its_reason_then_cancelled(
         services.loan_disburse(loan_id=loan.pk)
 
 
-class _NoCommit:
-    """Stands in for ``django_capture_on_commit_callbacks`` when the test asks for the
-    disbursement itself."""
-
-    def __enter__(self):
-        return []
-
-    def __exit__(self, *exc):
-        return False
-
-
 def test_a_core_outage_leaves_the_loan_disbursing_and_the_retry_pays_once(
     active_line, django_capture_on_commit_callbacks
 ):
-    loan, _ = _draw(active_line, lambda execute: _NoCommit())
+    loan, _ = _draw(active_line, _not_asked)
     with override_settings(SANDBOX_CORE_OUTAGE=True), pytest.raises(Exception, match="暂停服务"):
         services.loan_disburse(loan_id=loan.pk)
     loan.refresh_from_db()
@@ -161,7 +158,7 @@ def test_a_core_outage_leaves_the_loan_disbursing_and_the_retry_pays_once(
 
 
 def test_a_crash_after_the_core_paid_is_posted_once_by_the_retry(active_line, monkeypatch):
-    loan, _ = _draw(active_line, lambda execute: _NoCommit())
+    loan, _ = _draw(active_line, _not_asked)
     real = services._post_disbursement
 
     def crash(*args, **kwargs):
@@ -180,8 +177,13 @@ def test_a_crash_after_the_core_paid_is_posted_once_by_the_retry(active_line, mo
 
 
 @pytest.mark.django_db(transaction=True)
-def test_twenty_concurrent_disbursements_of_one_loan_pay_once(active_line):
-    loan, _ = _draw(active_line, lambda execute: _NoCommit())
+def test_twenty_concurrent_disbursements_of_one_loan_pay_once(active_line, monkeypatch):
+    # Committed for real here, so the drawdown's own request is held back: all twenty start
+    # from a loan still waiting for its money.
+    monkeypatch.setattr(services, "_enqueue_disbursement", lambda loan_id: None)
+    loan, _ = _draw(active_line, _not_asked)
+    loan.refresh_from_db()
+    assert loan.status == LoanStatus.PENDING
     barrier = threading.Barrier(20)
     errors: list[BaseException] = []
 

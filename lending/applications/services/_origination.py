@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -26,6 +26,7 @@ from lending.applications.models import (
 )
 from lending.lines.models import LineStatus
 from lending.lines.services import credit_line_grant, credit_line_transition
+from org.auth import require_permission
 from products.models import CustomerSegment
 from products.schedule import RepaymentMethod
 from products.selectors import product_terms_effective
@@ -376,13 +377,6 @@ def _release_line(application: Application, actor) -> None:
             actor=actor,
             reason=f"申请{application.get_status_display()}，额度未签约",
         )
-
-
-def require_permission(actor, permission: str, doing: str) -> None:
-    """Staff need the permission for a transition; ``None`` is the system (the nightly jobs,
-    the strategy) or the borrower's own self-service channel, checked by the API instead."""
-    if actor is not None and not actor.has_perm(permission):
-        raise PermissionDenied(f"没有{doing}的权限")
 
 
 def _locked(application: Application, *, expected, doing: str) -> Application:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from common.masking import mask_account
 from lending.loans.models import Instalment, Loan, LoanEvent, LoanTransaction
 from products.models import Channel
 from products.schedule import RepaymentMethod
@@ -98,8 +99,7 @@ class LoanSerializer(serializers.ModelSerializer):
         ]
 
     def get_deposit_account(self, obj) -> str:
-        account = obj.deposit_account
-        return f"{account[:4]}****{account[-4:]}" if account else ""
+        return mask_account(obj.deposit_account)
 
 
 class LoanDetailSerializer(LoanSerializer):
