@@ -7,7 +7,8 @@ Put ``@idempotent()`` on a DRF view's ``post``. The client sends ``Idempotency-K
 - same key, different body: 422 ``idempotency_key_reused``;
 - same key while the first request is still running: 409 ``idempotency_request_in_flight``.
 
-A request that fails (exception or 5xx) releases its key so the client can retry with it.
+A request that fails (exception or 5xx), or is told to retry later (an error with a
+``Retry-After``), releases its key so the client can retry with it.
 Keys are per user; a 4xx answer (e.g. a validation error) is stored and replayed like any other,
 because replaying the same bad body must give the same answer.
 """
@@ -117,7 +118,12 @@ def idempotent(required: bool = True) -> Callable:
             except APIException as exc:
                 # DRF errors raised by the view (validation, permission, not found) are answers
                 # too: store them so a replay gives the same one, then let DRF render it.
-                _store_error(claim.record, view, exc)
+                if getattr(exc, "wait", None):
+                    # "Retry later" (a loan held by the close of business, a core that did
+                    # not answer): the same key must run again, not replay this answer.
+                    idempotency_release(record=claim.record)
+                else:
+                    _store_error(claim.record, view, exc)
                 raise
             except BaseException:
                 idempotency_release(record=claim.record)

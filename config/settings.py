@@ -345,6 +345,14 @@ CONTRACT_FONT_PATH = Path(
 CORE_BANKING_GATEWAY = env_str("CORE_BANKING_GATEWAY", "lending.corebank.sandbox.SandboxCoreBank")
 # Drills only: the sandbox core answers nothing (every call raises CoreUnavailable).
 SANDBOX_CORE_OUTAGE = False
+# Loans per chunk of the close of business (one Celery task, one transaction each).
+COB_CHUNK_SIZE = int(env_str("COB_CHUNK_SIZE", "10000"))
+# Five-tier classification (五级分类): days past due beyond which a loan is substandard (次级),
+# doubtful (可疑) and loss (损失); any overdue day is special mention (关注). Defaults from
+# 商业银行金融资产风险分类办法 (2023).
+LOAN_CLASSIFICATION_DAYS = tuple(
+    int(days) for days in env_str("LOAN_CLASSIFICATION_DAYS", "90,270,360").split(",")
+)
 
 CONTRACT_SEALER = env_str("CONTRACT_SEALER", "lending.contracts.sealing.SandboxContractSealer")
 CONTRACT_TIMESTAMP_AUTHORITY = env_str(

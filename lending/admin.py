@@ -1,5 +1,6 @@
 from lending.applications import admin as applications_admin  # noqa: F401  (贷款申请)
 from lending.applications import admin_review  # noqa: F401  (审批任务)
+from lending.cob import admin as cob_admin  # noqa: F401  (日终批处理)
 from lending.contracts import admin as contracts_admin  # noqa: F401  (合同模板, 电子合同)
 from lending.corebank import admin as corebank_admin  # noqa: F401  (核心账户(沙箱))
 from lending.ledger import admin as ledger_admin  # noqa: F401  (会计分录)

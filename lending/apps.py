@@ -7,6 +7,7 @@ class LendingConfig(AppConfig):
 
     def ready(self) -> None:
         from lending.applications.tasks import register_schedules as application_schedules
+        from lending.cob.tasks import register_schedules as cob_schedules
         from lending.contracts import checks  # noqa: F401  (the contract settings' system checks)
         from lending.lines.tasks import register_schedules
         from lending.loans.tasks import register_schedules as loan_schedules
@@ -15,6 +16,7 @@ class LendingConfig(AppConfig):
         register_schedules()  # nightly expiry of lines past their validity
         application_schedules()  # nightly expiry of applications left waiting
         loan_schedules()  # disbursements whose core call was lost, asked again
+        cob_schedules()  # the nightly close of business, and chunks a lost worker left
         # Every staff role sees lines; the bank's administrator and risk officer run the
         # campaign's pre-approval and freeze, unfreeze or close lines.
         for role in Role:
@@ -77,7 +79,7 @@ class LendingConfig(AppConfig):
                 "lending.view_linepreapproval",
             )
         # Loans: every staff role reads them and the ledger; account managers draw on lines for
-        # their villages; the bank's administrator retries or cancels a disbursement and takes
+        # their villages and take repayments from the borrower's account; the bank's administrator retries or cancels a disbursement and takes
         # counter repayments. The sandbox core's accounts are the bank administrator's to open.
         for role in Role:
             if role is not Role.PEER_EVALUATOR:
@@ -89,7 +91,9 @@ class LendingConfig(AppConfig):
                     "lending.view_loanevent",
                     "lending.view_journalentry",
                 )
-        grant(Role.ACCOUNT_MANAGER, "lending.add_loan")
+        # An account manager takes a repayment from the borrower's own account on the PAD (the
+        # borrower present, "repay from the phone instead of carrying cash to the branch").
+        grant(Role.ACCOUNT_MANAGER, "lending.add_loan", "lending.repay_loan")
         grant(
             Role.BANK_ADMIN,
             "lending.add_loan",
@@ -98,4 +102,12 @@ class LendingConfig(AppConfig):
             "lending.view_sandboxdepositaccount",
             "lending.add_sandboxdepositaccount",
             "lending.view_sandboxdeposittransaction",
+        )
+        # The close of business: the bank's administrator starts, continues and watches it.
+        grant(
+            Role.BANK_ADMIN,
+            "lending.run_cob",
+            "lending.view_cobrun",
+            "lending.view_cobchunk",
+            "lending.view_cobloanfailure",
         )

@@ -19,7 +19,12 @@ from django.utils import timezone
 from django_fsm import FSMField, transition
 
 from common.audit import audited
-from products.schedule import InterestSettlement, RepaymentFrequency, RepaymentMethod
+from products.schedule import (
+    AllocationOrder,
+    InterestSettlement,
+    RepaymentFrequency,
+    RepaymentMethod,
+)
 
 
 class ProductSeries(models.TextChoices):
@@ -317,6 +322,10 @@ class ProductVersion(models.Model):
     )
     auto_approve_limit = _money("纯线上自动审批上限(元，0=不允许)")
     contract_template_code = models.CharField("合同模板编号", max_length=60, null=True, blank=True)
+    repayment_allocation = models.CharField(
+        "还款冲销顺序", max_length=32, choices=AllocationOrder.choices, null=True, blank=True
+    )
+    overpayment_to_suspense = models.BooleanField("超额还款挂账(否则拒绝)", null=True, blank=True)
 
     # --- Who and when (maker-checker) ---------------------------------------------------------
     created_by = models.ForeignKey(

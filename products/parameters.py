@@ -21,7 +21,7 @@ from products.models import (
     GuaranteeType,
     ProductVersion,
 )
-from products.schedule import RepaymentFrequency, RepaymentMethod
+from products.schedule import AllocationOrder, RepaymentFrequency, RepaymentMethod
 
 PARAMETERS: tuple[str, ...] = (
     "amount_min",
@@ -50,10 +50,19 @@ PARAMETERS: tuple[str, ...] = (
     "approval_bands",
     "auto_approve_limit",
     "contract_template_code",
+    "repayment_allocation",
+    "overpayment_to_suspense",
 )
 
 # May legitimately stay empty on a root product; everything else is required to submit.
-OPTIONAL_PARAMETERS = frozenset({"line_validity_months"})
+# Added after products were in use: a chain that never set them gets these, so versions
+# approved before they existed keep resolving (and keep their meaning: the default is what
+# every loan did before).
+DEFAULT_WHEN_UNSET: dict[str, Any] = {
+    "repayment_allocation": AllocationOrder.PENALTY_INTEREST_PRINCIPAL,
+    "overpayment_to_suspense": False,
+}
+OPTIONAL_PARAMETERS = frozenset({"line_validity_months", *DEFAULT_WHEN_UNSET})
 
 # A new root product starts from these so that "none" is explicit rather than missing.
 ROOT_DEFAULTS: dict[str, Any] = {
@@ -127,6 +136,8 @@ class ProductTerms:
     approval_bands: tuple[Mapping[str, Any], ...]
     auto_approve_limit: Decimal
     contract_template_code: str
+    repayment_allocation: str = AllocationOrder.PENALTY_INTEREST_PRINCIPAL
+    overpayment_to_suspense: bool = False
     sources: Mapping[str, int] = field(default_factory=dict, compare=False)
 
     @property
@@ -157,7 +168,14 @@ class ProductTerms:
         values = dict(data)
         values["version_ids"] = tuple(values["version_ids"])
         values["sources"] = dict(values.get("sources") or {})
-        return cls(**{**values, **normalise(values, names=PARAMETERS)})
+        return cls(**{**values, **_with_defaults(normalise(values, names=PARAMETERS))})
+
+
+def _with_defaults(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **values,
+        **{name: d for name, d in DEFAULT_WHEN_UNSET.items() if values.get(name) is None},
+    }
 
 
 def _to_json(value: Any) -> Any:
@@ -227,7 +245,7 @@ def terms_from_chain(chain: list[ProductVersion]) -> ProductTerms:
         version_id=leaf.pk,
         version_ids=tuple(v.pk for v in chain),
         sources=sources,
-        **normalise(merged),
+        **_with_defaults(normalise(merged)),
     )
 
 

@@ -43,6 +43,7 @@ from decimal import (
 from django.db import models
 
 __all__ = [
+    "AllocationOrder",
     "Instalment",
     "InterestSettlement",
     "RepaymentFrequency",
@@ -91,6 +92,21 @@ _MONTHS_PER_PERIOD: dict[str, int] = {
     RepaymentFrequency.MONTHLY: 1,
     RepaymentFrequency.QUARTERLY: 3,
 }
+
+
+class AllocationOrder(models.TextChoices):
+    """How a repayment is split over what is owed (还款冲销顺序), named after the Fineract
+    strategies they follow. Penalty is owed by the loan as a whole; interest and principal by
+    instalment, and within one component the oldest instalment is paid first."""
+
+    # Fineract "Penalties, Fees, Interest, Principal order" applied component by component.
+    PENALTY_INTEREST_PRINCIPAL = "penalty_interest_principal", "罚息→利息→本金(先旧后新)"
+    # Fineract "mifos-standard-strategy": each instalment cleared before the next.
+    BY_INSTALMENT = "by_instalment", "罚息后逐期还清(每期先息后本)"
+    # Fineract "Interest, Principal, Penalties, Fees Order".
+    INTEREST_PRINCIPAL_PENALTY = "interest_principal_penalty", "利息→本金→罚息"
+    # Fineract "Principal, Interest, Penalties, Fees Order".
+    PRINCIPAL_INTEREST_PENALTY = "principal_interest_penalty", "本金→利息→罚息"
 
 
 class ScheduleError(ValueError):

@@ -28,7 +28,7 @@ from lending.lines.models import CreditLine
 from org.models import Institution, Staff
 from org.tenancy import TenantQuerySet
 from products.models import Channel, Product, ProductVersion
-from products.schedule import RepaymentMethod
+from products.schedule import AllocationOrder, RepaymentMethod
 from villages.models import Household, Member
 
 ZERO = Decimal("0.00")
@@ -119,12 +119,48 @@ class Loan(FSMModelMixin, models.Model):
     penalty_outstanding = models.DecimalField(
         "应收未收罚息", max_digits=18, decimal_places=2, default=ZERO
     )
+    # What is due now, of the outstanding above: principal of instalments fallen due and
+    # unpaid, interest settled (结息) and unpaid; the overdue parts are those past grace.
+    principal_due = models.DecimalField(
+        "到期未还本金", max_digits=18, decimal_places=2, default=ZERO
+    )
+    interest_due = models.DecimalField(
+        "已结未还利息", max_digits=18, decimal_places=2, default=ZERO
+    )
+    principal_overdue = models.DecimalField(
+        "逾期本金", max_digits=18, decimal_places=2, default=ZERO
+    )
+    interest_overdue = models.DecimalField(
+        "逾期利息", max_digits=18, decimal_places=2, default=ZERO
+    )
+    # Interest not yet posted because it is less than a fen, kept exactly: in units of
+    # 1/36000 yuan (principal × rate in percent), so that a day's interest plus the carry is a
+    # terminating decimal. Each day posts the fen-rounded part and carries the rest, and the
+    # posted total is always the exact total rounded half-up, never a sum of daily roundings.
+    accrual_carry = models.DecimalField(
+        "计息尾差(1/36000元)", max_digits=20, decimal_places=6, default=Decimal("0")
+    )
+    suspense_balance = models.DecimalField(
+        "挂账余额", max_digits=18, decimal_places=2, default=ZERO
+    )
+    overdue_since = models.DateField("最早逾期应还日", null=True, blank=True)
+    allocation_order = models.CharField(
+        "还款冲销顺序",
+        max_length=32,
+        choices=AllocationOrder.choices,
+        default=AllocationOrder.PENALTY_INTEREST_PRINCIPAL,
+    )
+    overpayment_to_suspense = models.BooleanField("超额还款挂账", default=False)
+    auto_debit = models.BooleanField("到期自动扣款", default=True)
     accrued_through = models.DateField("已计息至", null=True, blank=True)
     days_past_due = models.PositiveIntegerField("逾期天数", default=0)
     loan_class = models.PositiveSmallIntegerField(
         "五级分类", choices=LoanClass.choices, default=LoanClass.NORMAL
     )
-    loan_class_manual = models.BooleanField("人工认定分类", default=False)
+    # A class staff set by hand (人工认定): the automatic classification never goes above it.
+    loan_class_floor = models.PositiveSmallIntegerField(
+        "人工认定分类", choices=LoanClass.choices, null=True, blank=True
+    )
     version = models.PositiveIntegerField("记账版本", default=0)
     created_by = models.ForeignKey(
         Staff,
@@ -150,8 +186,20 @@ class Loan(FSMModelMixin, models.Model):
             models.CheckConstraint(
                 condition=Q(principal_outstanding__gte=0)
                 & Q(interest_outstanding__gte=0)
-                & Q(penalty_outstanding__gte=0),
+                & Q(penalty_outstanding__gte=0)
+                & Q(suspense_balance__gte=0),
                 name="loan_outstanding_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(principal_due__gte=0)
+                & Q(principal_due__lte=models.F("principal_outstanding"))
+                & Q(interest_due__gte=0)
+                & Q(interest_due__lte=models.F("interest_outstanding"))
+                & Q(principal_overdue__gte=0)
+                & Q(principal_overdue__lte=models.F("principal_due"))
+                & Q(interest_overdue__gte=0)
+                & Q(interest_overdue__lte=models.F("interest_due")),
+                name="loan_due_within_outstanding",
             ),
             models.CheckConstraint(
                 condition=Q(principal_outstanding__lte=models.F("amount")),
@@ -213,6 +261,9 @@ class Instalment(models.Model):
     interest_due = models.DecimalField("应还利息", max_digits=18, decimal_places=2)
     principal_paid = models.DecimalField("已还本金", max_digits=18, decimal_places=2, default=ZERO)
     interest_paid = models.DecimalField("已还利息", max_digits=18, decimal_places=2, default=ZERO)
+    # Until settlement ``interest_due`` is the calculator's projection; at settlement it becomes
+    # the interest the borrower owes for the period.
+    interest_settled = models.BooleanField("已结息", default=False)
 
     class Meta:
         verbose_name = "还款计划"
@@ -236,8 +287,21 @@ class TransactionKind(models.TextChoices):
     DISBURSEMENT = "disbursement", "放款"
     REPAYMENT = "repayment", "还款"
     PREPAYMENT = "prepayment", "提前还款"
+    PAYOFF = "payoff", "提前结清"
     WRITE_OFF = "write_off", "核销"
     RECOVERY = "recovery", "核销后收回"
+
+
+class TransactionChannel(models.TextChoices):
+    """Where a movement came from: the product channels, and the bank's own auto-debit."""
+
+    PAD = Channel.PAD.value, Channel.PAD.label
+    MOBILE_BANKING = Channel.MOBILE_BANKING.value, Channel.MOBILE_BANKING.label
+    WECHAT = Channel.WECHAT.value, Channel.WECHAT.label
+    COUNTER = Channel.COUNTER.value, Channel.COUNTER.label
+    PARTNER = Channel.PARTNER.value, Channel.PARTNER.label
+    AUTO_DEBIT = "auto_debit", "到期自动扣款"
+    BATCH = "batch", "日终批处理"
 
 
 class LoanTransaction(models.Model):
@@ -254,7 +318,10 @@ class LoanTransaction(models.Model):
     principal = models.DecimalField("本金", max_digits=18, decimal_places=2, default=ZERO)
     interest = models.DecimalField("利息", max_digits=18, decimal_places=2, default=ZERO)
     penalty = models.DecimalField("罚息", max_digits=18, decimal_places=2, default=ZERO)
-    channel = models.CharField("渠道", max_length=16, choices=Channel.choices, blank=True)
+    to_suspense = models.DecimalField("挂账", max_digits=18, decimal_places=2, default=ZERO)
+    channel = models.CharField(
+        "渠道", max_length=16, choices=TransactionChannel.choices, blank=True
+    )
     reference = models.CharField("业务参考号", max_length=120)
     core_id = models.CharField("核心流水号", max_length=40, blank=True)
     journal_entry = models.ForeignKey(
@@ -310,3 +377,26 @@ class LoanEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_from_status_display()} → {self.get_to_status_display()}"
+
+
+class BatchLock(models.Model):
+    """The close of business holds these loans now (Fineract's hard lock): a repayment for one
+    of them answers 409 with a retry hint instead of waiting behind a whole chunk.
+
+    Written and removed by ``lending.cob`` (the row is committed before the chunk starts and
+    deleted in the chunk's own transaction). A row left by a killed worker does not block
+    anyone: a posting treats it as held only while the loan row is actually locked."""
+
+    bank = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    first_loan_id = models.BigIntegerField("起始贷款")
+    last_loan_id = models.BigIntegerField("结束贷款")
+    business_date = models.DateField("业务日期")
+    taken_at = models.DateTimeField("加锁时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "日终批处理锁"
+        verbose_name_plural = "日终批处理锁"
+        indexes = [models.Index(fields=["bank", "first_loan_id"], name="batch_lock_range")]
+
+    def __str__(self) -> str:
+        return f"{self.business_date} {self.first_loan_id}–{self.last_loan_id}"

@@ -5,6 +5,7 @@ from lending.applications.models import (
     ApplicationParty,
     ApprovalTask,
 )
+from lending.cob.models import CobChunk, CobLoanFailure, CobRun
 from lending.contracts.models import (
     Contract,
     ContractSigner,
@@ -16,7 +17,7 @@ from lending.contracts.models import (
 from lending.corebank.models import SandboxDepositAccount, SandboxDepositTransaction
 from lending.ledger.models import JournalEntry, JournalLine
 from lending.lines.models import CreditLine, CreditLineChange, LinePreapproval
-from lending.loans.models import Instalment, Loan, LoanEvent, LoanTransaction
+from lending.loans.models import BatchLock, Instalment, Loan, LoanEvent, LoanTransaction
 
 __all__ = [
     "Application",
@@ -24,6 +25,10 @@ __all__ = [
     "ApplicationEvent",
     "ApplicationParty",
     "ApprovalTask",
+    "BatchLock",
+    "CobChunk",
+    "CobLoanFailure",
+    "CobRun",
     "Contract",
     "ContractSigner",
     "ContractTemplate",

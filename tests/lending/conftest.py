@@ -3,7 +3,7 @@ villages, champion scorecards, seeded rules and strategy) and its local-data flo
 
 from __future__ import annotations
 
-from tests.lending.servicing_setup import active_line  # noqa: F401
+from tests.lending.servicing_setup import active_line, loan  # noqa: F401
 from tests.risk.decisions.conftest import _seeded, world  # noqa: F401
 from tests.risk.decisions.test_decide import local_flow  # noqa: F401
 from tests.risk.model_setup import media, register, staff  # noqa: F401

@@ -4,9 +4,12 @@ what servicing needs, without the campaign that usually grants the line."""
 from __future__ import annotations
 
 import datetime
+import uuid
+import zoneinfo
 from decimal import Decimal
 
 import pytest
+import time_machine
 
 from common.clock import business_today
 
@@ -50,3 +53,36 @@ def active_line(villages):
         "admin": admin,
         "am": Staff.objects.get(user__username="b1_am2").user,
     }
+
+
+SH = zoneinfo.ZoneInfo("Asia/Shanghai")
+
+
+def at(day: str, hour: int = 10):
+    """Beijing time on ``day`` (10:00 unless told), the clock standing still."""
+    return time_machine.travel(
+        datetime.datetime.fromisoformat(day).replace(hour=hour, tzinfo=SH), tick=False
+    )
+
+
+@pytest.fixture
+def loan(active_line, django_capture_on_commit_callbacks):
+    """12,000 yuan, equal instalments over 12 months at 4.35 %, paid out on 15 January 2027:
+    980.22 principal in the first instalment and 1.45 yuan interest a day on the full amount."""
+    from lending.loans import services
+    from lending.loans.models import LoanStatus
+
+    with at("2027-01-15"), django_capture_on_commit_callbacks(execute=True):
+        drawn, _ = services.loan_drawdown(
+            line=active_line["line"],
+            amount="12000",
+            term_months=12,
+            method="equal_instalment",
+            deposit_account=active_line["account"].account,
+            client_uuid=uuid.uuid4(),
+            actor=active_line["am"],
+        )
+    drawn.refresh_from_db()
+    assert drawn.status == LoanStatus.ACTIVE
+    assert drawn.start_date == datetime.date(2027, 1, 15)
+    return drawn

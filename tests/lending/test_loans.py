@@ -20,6 +20,7 @@ from lending.ledger.selectors import loan_balances
 from lending.lines.models import CreditLine
 from lending.loans import services
 from lending.loans.models import Instalment, Loan, LoanStatus, LoanTransaction
+from lending.loans.services import _disbursement
 
 D = Decimal
 
@@ -159,15 +160,15 @@ def test_a_core_outage_leaves_the_loan_disbursing_and_the_retry_pays_once(
 
 def test_a_crash_after_the_core_paid_is_posted_once_by_the_retry(active_line, monkeypatch):
     loan, _ = _draw(active_line, _not_asked)
-    real = services._post_disbursement
+    real = _disbursement._post_disbursement
 
     def crash(*args, **kwargs):
         raise RuntimeError("worker killed after the core answered")
 
-    monkeypatch.setattr(services, "_post_disbursement", crash)
+    monkeypatch.setattr(_disbursement, "_post_disbursement", crash)
     with pytest.raises(RuntimeError):
         services.loan_disburse(loan_id=loan.pk)
-    monkeypatch.setattr(services, "_post_disbursement", real)
+    monkeypatch.setattr(_disbursement, "_post_disbursement", real)
     services.loan_disburse(loan_id=loan.pk)
     loan.refresh_from_db()
     assert loan.status == LoanStatus.ACTIVE
@@ -180,7 +181,7 @@ def test_a_crash_after_the_core_paid_is_posted_once_by_the_retry(active_line, mo
 def test_twenty_concurrent_disbursements_of_one_loan_pay_once(active_line, monkeypatch):
     # Committed for real here, so the drawdown's own request is held back: all twenty start
     # from a loan still waiting for its money.
-    monkeypatch.setattr(services, "_enqueue_disbursement", lambda loan_id: None)
+    monkeypatch.setattr(_disbursement, "_enqueue_disbursement", lambda loan_id: None)
     loan, _ = _draw(active_line, _not_asked)
     loan.refresh_from_db()
     assert loan.status == LoanStatus.PENDING

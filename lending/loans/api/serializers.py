@@ -5,7 +5,14 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from common.masking import mask_account
-from lending.loans.models import Instalment, Loan, LoanEvent, LoanTransaction
+from lending.loans.models import (
+    Instalment,
+    Loan,
+    LoanEvent,
+    LoanTransaction,
+    TransactionKind,
+)
+from lending.loans.services import RESCHEDULES
 from products.models import Channel
 from products.schedule import RepaymentMethod
 
@@ -21,6 +28,44 @@ class DrawdownInput(serializers.Serializer):
     channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.PAD)
 
 
+class RepaymentInput(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=18, decimal_places=2)
+    kind = serializers.ChoiceField(
+        choices=[
+            (TransactionKind.REPAYMENT, TransactionKind.REPAYMENT.label),
+            (TransactionKind.PREPAYMENT, TransactionKind.PREPAYMENT.label),
+            (TransactionKind.PAYOFF, TransactionKind.PAYOFF.label),
+        ],
+        default=TransactionKind.REPAYMENT,
+    )
+    channel = serializers.ChoiceField(
+        choices=[(c.value, c.label) for c in Channel], default=Channel.MOBILE_BANKING
+    )
+    reschedule = serializers.ChoiceField(
+        choices=list(RESCHEDULES.items()),
+        required=False,
+        help_text="提前还款后：reamortise 期限不变、月供减少；shorten 月供不变、期限缩短",
+    )
+    value_date = serializers.DateField(required=False, help_text="入账日，默认今日(北京时间)")
+
+
+class RepaymentQuoteSerializer(serializers.Serializer):
+    on = serializers.DateField(help_text="报价日(今日)")
+    penalty = serializers.DecimalField(max_digits=18, decimal_places=2, help_text="罚息及复利")
+    interest_due = serializers.DecimalField(
+        max_digits=18, decimal_places=2, help_text="已结未还利息"
+    )
+    principal_due = serializers.DecimalField(
+        max_digits=18, decimal_places=2, help_text="到期未还本金"
+    )
+    due = serializers.DecimalField(max_digits=18, decimal_places=2, help_text="今日应还")
+    interest_to_date = serializers.DecimalField(
+        max_digits=18, decimal_places=2, help_text="截至昨日的全部应收利息"
+    )
+    principal_outstanding = serializers.DecimalField(max_digits=18, decimal_places=2)
+    payoff = serializers.DecimalField(max_digits=18, decimal_places=2, help_text="提前结清金额")
+
+
 class LoanInstalmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Instalment
@@ -32,6 +77,7 @@ class LoanInstalmentSerializer(serializers.ModelSerializer):
             "interest_due",
             "principal_paid",
             "interest_paid",
+            "interest_settled",
         ]
 
 
@@ -49,6 +95,7 @@ class LoanTransactionSerializer(serializers.ModelSerializer):
             "principal",
             "interest",
             "penalty",
+            "to_suspense",
             "channel",
             "reversed",
         ]
@@ -93,6 +140,12 @@ class LoanSerializer(serializers.ModelSerializer):
             "principal_outstanding",
             "interest_outstanding",
             "penalty_outstanding",
+            "principal_due",
+            "interest_due",
+            "principal_overdue",
+            "interest_overdue",
+            "suspense_balance",
+            "accrued_through",
             "days_past_due",
             "loan_class",
             "loan_class_label",

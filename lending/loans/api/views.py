@@ -3,17 +3,20 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api.errors import service_errors
 from common.idempotency import idempotent
+from lending.corebank.gateway import CoreUnavailable
 from lending.lines.models import CreditLine
 from lending.loans import services
 from lending.loans.api import serializers as s
@@ -21,6 +24,46 @@ from lending.loans.models import Loan, LoanEvent, LoanStatus
 from org.api.mixins import BankDataWritable, TenantScopedMixin
 from org.tenancy import scope_queryset
 from villages.models import Member
+
+
+class LoanConflictError(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "贷款状态已变化，请刷新后重试"
+
+
+class CoreUnavailableError(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "core_unavailable"
+    default_detail = "核心系统暂时无法扣款，请稍后用同一幂等键重试"
+
+
+@contextmanager
+def _loan_errors():
+    """A loan in another state or held by the close of business: 409 (with ``Retry-After``
+    when waiting helps); the core not answering: 503, retry with the same key."""
+    with service_errors():
+        try:
+            yield
+        except services.LoanBusy as busy:
+            error = LoanConflictError("；".join(busy.messages), code="loan_busy")
+            error.wait = busy.retry_after
+            raise error from busy
+        except services.LoanConflict as conflict:
+            raise LoanConflictError("；".join(conflict.messages)) from conflict
+        except CoreUnavailable as down:
+            error = CoreUnavailableError()
+            error.wait = 10
+            raise error from down
+
+
+class MayRepay(BasePermission):
+    message = "没有办理还款的权限"
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return request.user.has_perm("lending.view_loan")
+        return request.user.has_perm("lending.repay_loan")
 
 
 class MayBorrow(BasePermission):
@@ -123,3 +166,56 @@ class LoanDetailView(TenantScopedMixin, generics.RetrieveAPIView):
     permission_classes = [IsAuthenticated, MayBorrow, BankDataWritable]
     tenant_bank_field = "bank"
     tenant_village_field = "household__village"
+
+
+def _visible_loan(request, pk: int) -> Loan:
+    return get_object_or_404(
+        scope_queryset(Loan.objects.select_related("bank", "borrower"), request.user), pk=pk
+    )
+
+
+@extend_schema(tags=["lending"], responses=s.RepaymentQuoteSerializer)
+class RepaymentQuoteView(APIView):
+    """今日应还与提前结清金额: what is due today and what pays the loan off, as if the close of
+    business had already reached the loan (nothing is written)."""
+
+    permission_classes = [IsAuthenticated, MayRepay]
+
+    def get(self, request, pk):
+        loan = _visible_loan(request, pk)
+        with _loan_errors():
+            quote = services.loan_quote(loan=loan)
+        return Response(s.RepaymentQuoteSerializer(quote.as_dict()).data)
+
+
+@extend_schema(tags=["lending"])
+class RepaymentView(APIView):
+    """还款 / 提前还款 / 提前结清, from the borrower's deposit account through the core (or cash
+    at the counter). ``Idempotency-Key`` is required: resent with the same key and body it
+    answers the first result and moves no money; with another body, 422."""
+
+    permission_classes = [IsAuthenticated, MayRepay, BankDataWritable]
+
+    @extend_schema(
+        request=s.RepaymentInput,
+        responses={201: s.LoanTransactionSerializer, 200: s.LoanTransactionSerializer},
+    )
+    @idempotent(required=True)
+    def post(self, request, pk):
+        data = s.RepaymentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        loan = _visible_loan(request, pk)
+        with _loan_errors():
+            txn, created = services.loan_repay(
+                loan=loan,
+                amount=v["amount"],
+                key=request.headers["Idempotency-Key"],
+                actor=request.user,
+                kind=v["kind"],
+                channel=v["channel"],
+                reschedule=v.get("reschedule"),
+                value_date=v.get("value_date"),
+            )
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(s.LoanTransactionSerializer(txn).data, status=code)

@@ -1,4 +1,4 @@
-"""Writes of loans: draw on a line, disburse through the core, cancel a failed disbursement.
+"""Drawdown and disbursement: draw on a line, disburse through the core, cancel a failed one.
 
 Money moves in the core after our transaction commits and never while a row lock is held:
 ``loan_drawdown`` records the loan (待放款) and asks for the disbursement ``on_commit``;
@@ -168,6 +168,8 @@ def loan_drawdown(
             penalty_markup_pct=terms.penalty_markup_pct,
             compound_interest=terms.compound_interest,
             grace_days=terms.grace_days,
+            allocation_order=terms.repayment_allocation,
+            overpayment_to_suspense=terms.overpayment_to_suspense,
             method=method,
             frequency=terms.repayment_frequency,
             settlement=terms.interest_settlement,
