@@ -103,6 +103,11 @@ class LendingConfig(AppConfig):
             "lending.add_sandboxdepositaccount",
             "lending.view_sandboxdeposittransaction",
         )
+        # Write-off with maker-checker: the risk officer or the administrator asks, the
+        # administrator approves (never their own request); both may classify by hand.
+        for role in (Role.BANK_ADMIN, Role.RISK_OFFICER):
+            grant(role, "lending.add_writeoff", "lending.view_writeoff", "lending.classify_loan")
+        grant(Role.BANK_ADMIN, "lending.approve_writeoff")
         # The close of business: the bank's administrator starts, continues and watches it.
         grant(
             Role.BANK_ADMIN,

@@ -161,6 +161,10 @@ class Loan(FSMModelMixin, models.Model):
     loan_class_floor = models.PositiveSmallIntegerField(
         "人工认定分类", choices=LoanClass.choices, null=True, blank=True
     )
+    written_off = models.DecimalField(
+        "核销金额", max_digits=18, decimal_places=2, default=ZERO, help_text="核销时的本息罚合计"
+    )
+    recovered = models.DecimalField("核销后收回", max_digits=18, decimal_places=2, default=ZERO)
     version = models.PositiveIntegerField("记账版本", default=0)
     created_by = models.ForeignKey(
         Staff,
@@ -179,7 +183,11 @@ class Loan(FSMModelMixin, models.Model):
         verbose_name = "贷款"
         verbose_name_plural = "贷款"
         ordering = ["-id"]
-        permissions = [("repay_loan", "办理还款"), ("disburse_loan", "办理放款")]
+        permissions = [
+            ("repay_loan", "办理还款"),
+            ("disburse_loan", "办理放款"),
+            ("classify_loan", "人工认定五级分类"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["bank", "client_uuid"], name="loan_client_uuid_once"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="loan_amount_positive"),
@@ -400,3 +408,62 @@ class BatchLock(models.Model):
 
     def __str__(self) -> str:
         return f"{self.business_date} {self.first_loan_id}–{self.last_loan_id}"
+
+
+class WriteOffStatus(models.TextChoices):
+    REQUESTED = "requested", "待审批"
+    APPROVED = "approved", "已核销"
+    REJECTED = "rejected", "已驳回"
+
+
+class WriteOff(models.Model):
+    """核销 with maker-checker: one member of staff asks for a loss-class loan to be written
+    off, another approves it (never the same person); the amounts are those of the day it is
+    approved. Recoveries afterwards post to recovery income (核销后收回)."""
+
+    tenant_bank_field = "bank"
+    tenant_village_field = "loan__household__village"
+
+    bank = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="+", verbose_name="法人行社"
+    )
+    loan = models.ForeignKey(
+        Loan, on_delete=models.PROTECT, related_name="write_offs", verbose_name="贷款"
+    )
+    status = models.CharField(
+        "状态", max_length=10, choices=WriteOffStatus.choices, default=WriteOffStatus.REQUESTED
+    )
+    reason = models.CharField("核销理由", max_length=300)
+    principal = models.DecimalField("核销本金", max_digits=18, decimal_places=2, default=ZERO)
+    interest = models.DecimalField("核销利息", max_digits=18, decimal_places=2, default=ZERO)
+    penalty = models.DecimalField("核销罚息", max_digits=18, decimal_places=2, default=ZERO)
+    requested_by = models.ForeignKey(
+        Staff, on_delete=models.PROTECT, related_name="+", verbose_name="申请人"
+    )
+    requested_at = models.DateTimeField("申请时间", auto_now_add=True)
+    decided_by = models.ForeignKey(
+        Staff,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="审批人",
+    )
+    decided_at = models.DateTimeField("审批时间", null=True, blank=True)
+    decision_comment = models.CharField("审批意见", max_length=300, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "贷款核销"
+        verbose_name_plural = "贷款核销"
+        ordering = ["-requested_at"]
+        permissions = [("approve_writeoff", "审批贷款核销")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["loan"], condition=Q(status="requested"), name="write_off_one_open"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.loan} 核销"

@@ -17,7 +17,14 @@ from lending.contracts.models import (
 from lending.corebank.models import SandboxDepositAccount, SandboxDepositTransaction
 from lending.ledger.models import JournalEntry, JournalLine
 from lending.lines.models import CreditLine, CreditLineChange, LinePreapproval
-from lending.loans.models import BatchLock, Instalment, Loan, LoanEvent, LoanTransaction
+from lending.loans.models import (
+    BatchLock,
+    Instalment,
+    Loan,
+    LoanEvent,
+    LoanTransaction,
+    WriteOff,
+)
 
 __all__ = [
     "Application",
@@ -46,4 +53,5 @@ __all__ = [
     "SandboxDepositTransaction",
     "SigningCode",
     "TrustCertificate",
+    "WriteOff",
 ]

@@ -252,3 +252,23 @@ def test_staff_without_the_permission_cannot_take_a_repayment(loan, active_line)
     with at("2027-02-15"), pytest.raises(PermissionDenied, match="权限"):
         _repay(loan, "1025.17", actor=risk_officer)
     assert Instalment.objects.filter(loan=loan, principal_paid__gt=0).count() == 0
+
+
+def test_the_auto_debit_takes_what_is_due_once_a_day(loan):
+    with at("2027-02-15"):
+        # The close of business settled the first instalment overnight.
+        loans_close_day_through(loan, "2027-02-14")
+        assert services.loans_auto_debit_due() == [loan.pk]
+        first = services.loan_auto_debit(loan_id=loan.pk)
+        again = services.loan_auto_debit(loan_id=loan.pk)
+    assert first.pk == again.pk
+    assert (first.amount, first.channel) == (D("1025.17"), "auto_debit")
+    assert services.loans_auto_debit_due() == []
+
+
+def loans_close_day_through(loan, day: str) -> None:
+    """What the nightly close of business does for this loan, through ``day``."""
+    from lending.loans.accrual import loan_catch_up
+
+    locked = Loan.objects.get(pk=loan.pk)
+    loan_catch_up(loan=locked, through=datetime.date.fromisoformat(day))

@@ -257,6 +257,16 @@ API_CASES: dict[str, list[ApiCase]] = {
         )
     ],
     "/api/v1/loans/{id}/": [ApiCase("lending.Loan", lambda t, o: {"id": _pk(t, "lending.Loan")})],
+    "/api/v1/loans/{id}/quote/": [
+        ApiCase("lending.Loan", lambda t, o: {"id": _pk(t, "lending.Loan")})
+    ],
+    "/api/v1/loans/{id}/repayments/": [
+        ApiCase(
+            "lending.Loan",
+            lambda t, o: {"id": _pk(t, "lending.Loan")},
+            lambda o: {"amount": "10.00"},
+        )
+    ],
     "/api/v1/decisions/{id}/": [
         ApiCase("risk.Decision", lambda t, o: {"id": _pk(t, "risk.Decision")})
     ],

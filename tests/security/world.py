@@ -242,6 +242,19 @@ def _loans_kit(kit: dict, line, manager: Staff) -> None:
         lines=[(Account.SUSPENSE, Decimal("1.00")), (Account.CASH, Decimal("-1.00"))],
         loan_id=loan.pk,
     )
+    from lending.cob.models import CobRun
+    from lending.loans.models import WriteOff
+
+    kit["lending.CobRun"] = CobRun.objects.create(
+        bank_id=line.bank_id,
+        business_date=line.valid_from,
+        status="completed",
+        steps=["accrue"],
+        chunk_size=1000,
+    )
+    kit["lending.WriteOff"] = WriteOff.objects.create(
+        bank_id=line.bank_id, loan=loan, reason="矩阵测试", requested_by=manager
+    )
 
 
 def _contract_for(application):

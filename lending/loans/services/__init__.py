@@ -1,5 +1,5 @@
 """Every write of loans: drawdown and disbursement (``_disbursement``), repayments
-(``_repayments``). Admin, API and tasks import from here."""
+(``_repayments``), write-off, recoveries and the manual classification (``_writeoff``). Admin, API and tasks import from here."""
 
 from lending.loans.services._disbursement import (
     DISBURSEMENT_STALE_AFTER,
@@ -14,8 +14,17 @@ from lending.loans.services._repayments import (
     RESCHEDULES,
     LoanBusy,
     Quote,
+    loan_auto_debit,
     loan_quote,
     loan_repay,
+    loans_auto_debit_due,
+)
+from lending.loans.services._writeoff import (
+    loan_classify,
+    loan_recover,
+    loan_write_off_approve,
+    loan_write_off_reject,
+    loan_write_off_request,
 )
 
 __all__ = [
@@ -24,11 +33,18 @@ __all__ = [
     "LoanBusy",
     "LoanConflict",
     "Quote",
+    "loan_auto_debit",
     "loan_cancel",
+    "loan_classify",
     "loan_disburse",
     "loan_disbursement_retry",
     "loan_drawdown",
     "loan_quote",
+    "loan_recover",
     "loan_repay",
+    "loan_write_off_approve",
+    "loan_write_off_reject",
+    "loan_write_off_request",
+    "loans_auto_debit_due",
     "loans_disbursement_retry",
 ]

@@ -29,6 +29,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, transaction
+from django.db.models import Q
 
 from common.clock import business_today
 from common.money import positive_amount
@@ -566,4 +567,44 @@ def _log_reschedule(loan: Loan, mode: str, before: int, after: int) -> None:
         from_status=loan.status,
         to_status=loan.status,
         comment=f"提前还款，重算还款计划({RESCHEDULES.get(mode, mode)})：剩余{before}期→{after}期",
+    )
+
+
+# --- auto-debit ------------------------------------------------------------------------------
+
+
+def loan_auto_debit(*, loan_id: int, on: date | None = None) -> LoanTransaction | None:
+    """到期自动扣款 for one loan: what is due today, or as much of it as the account holds,
+    collected once a day (the day is the key, so a retried task collects once). ``None`` when
+    nothing is due or the account is empty."""
+    today = on or business_today()
+    loan = Loan.objects.select_related("bank", "borrower").get(pk=loan_id)
+    if loan.status != LoanStatus.ACTIVE or not loan.auto_debit:
+        return None
+    key = f"AD-{today:%Y%m%d}"
+    earlier = LoanTransaction.objects.filter(loan=loan, reference=_reference(loan, key)).first()
+    if earlier is not None:
+        return earlier
+    due = loan_quote(loan=loan, on=today).due
+    if not due:
+        return None
+    available = core_gateway().balance(loan.deposit_account)
+    amount = min(due, available)
+    if amount <= 0:
+        logger.info("auto-debit of loan %s: account empty, %s due", loan_id, due)
+        return None
+    txn, _ = loan_repay(
+        loan=loan, amount=amount, key=key, actor=None, channel=TransactionChannel.AUTO_DEBIT
+    )
+    return txn
+
+
+def loans_auto_debit_due() -> list[int]:
+    """Ids of active auto-debit loans with something due as the close of business left them
+    (the daily job, after the close of business, asks for each)."""
+    return list(
+        Loan.objects.filter(status=LoanStatus.ACTIVE, auto_debit=True)
+        .filter(Q(principal_due__gt=0) | Q(interest_due__gt=0) | Q(penalty_outstanding__gt=0))
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
