@@ -51,8 +51,10 @@ from risk.lists.services import staff_of
 logger = logging.getLogger(__name__)
 # pg advisory lock namespace of chunks: (COB_LOCK_CLASS, chunk id)
 COB_LOCK_CLASS = 4242
-# A chunk claimed this long ago whose advisory lock is free lost its worker.
-STALE_AFTER = timedelta(seconds=30)
+# A chunk claimed this long ago whose advisory lock is free lost its worker. (Asking again for
+# a chunk whose worker is merely slow to take the lock is harmless: one of the two gets the
+# lock, the other finds the chunk done or busy and returns; the wait only saves the task.)
+STALE_AFTER = timedelta(seconds=10)
 
 _CHUNKS = """
 INSERT INTO lending_cobchunk (run_id, first_loan_id, last_loan_id, status, attempts,
@@ -340,11 +342,11 @@ def cob_run_retry(*, run: CobRun, actor=None) -> CobRun:
     return run
 
 
-def cob_runs_resume() -> int:
+def cob_runs_resume(*, stale_after: timedelta = STALE_AFTER) -> int:
     """Chunks of running runs that nobody works on (pending, or claimed by a worker that died:
     its advisory lock is free) are asked for again; the number asked."""
     stale = []
-    cutoff = timezone.now() - STALE_AFTER
+    cutoff = timezone.now() - stale_after
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s",
