@@ -9,6 +9,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
 from django.utils.html import format_html
 
 from common.clock import business_today, local_text
@@ -145,9 +146,13 @@ class CobRunAdmin(TenantAdminMixin, admin.ModelAdmin):
         "finished_local",
     ]
 
+    def get_queryset(self, request):
+        done = Count("chunks", filter=Q(chunks__status=ChunkStatus.DONE))
+        return super().get_queryset(request).annotate(chunks_done=done)
+
     @admin.display(description="进度")
     def progress(self, obj):
-        done = obj.chunks.filter(status=ChunkStatus.DONE).count()
+        done = obj.chunks_done
         total = obj.chunks_total or 0
         percent = int(done * 100 / total) if total else 100
         return format_html(
@@ -196,7 +201,8 @@ class CobRunAdmin(TenantAdminMixin, admin.ModelAdmin):
         return self.inlines if obj is not None else []
 
     def has_add_permission(self, request):
-        return super().has_add_permission(request) and request.user.has_perm("lending.run_cob")
+        # Starting a run is 发起日终批处理 (run_cob), not a row anyone adds by hand.
+        return request.user.has_perm("lending.run_cob") and not self._read_only(request)
 
     def save_model(self, request, obj, form, change):
         run = services.cob_run_start(

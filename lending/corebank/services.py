@@ -1,5 +1,6 @@
-"""Writes of the sandbox core outside the gateway: opening an account and a cash deposit at the
-counter (what a teller does in the core; here for the demo, the admin and tests)."""
+"""Writes of the sandbox core outside the gateway: opening an account, a cash deposit and a cash
+withdrawal at the counter (what a teller does in the core; here for the demo, the admin and
+tests)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,27 @@ def sandbox_cash_deposit(
         deposit_account=account,
         reference=reference or f"CASH-{uuid.uuid4().hex}",
         amount=amount,
+        balance_after=account.balance,
+        memo=memo,
+    )
+
+
+@transaction.atomic
+def sandbox_cash_withdraw(
+    *, account: SandboxDepositAccount, amount, reference: str = "", memo: str = "现金支取"
+) -> SandboxDepositTransaction:
+    """Cash taken out at the counter (the borrower spending the loan); refused above the
+    balance, as the core would."""
+    amount: Decimal = positive_amount(amount, field="amount")
+    account = SandboxDepositAccount.objects.select_for_update().get(pk=account.pk)
+    if amount > account.balance:
+        raise ValidationError({"amount": f"账户余额不足（余额 {account.balance} 元）"})
+    account.balance -= amount
+    account.save(update_fields=["balance"])
+    return SandboxDepositTransaction.objects.create(
+        deposit_account=account,
+        reference=reference or f"CASH-{uuid.uuid4().hex}",
+        amount=-amount,
         balance_after=account.balance,
         memo=memo,
     )

@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from common.audit import audit_context
+from lending.cob.demo import seed_servicing_history
 from lending.contracts.demo import seed_contracts
 from lending.demo import seed_applications, seed_lines
 from lending.loans.demo import seed_loans
@@ -36,6 +37,9 @@ class Command(BaseCommand):
             # reads them from the sandbox outbox as a phone would.
             seed_contracts()
             # Disbursements call the (sandbox) core outside any transaction, as in production.
+            # First 120 days of history (drawn then, serviced and closed day by day), then
+            # today's drawdowns.
+            seed_servicing_history()
             seed_loans()
         if options["verbosity"] == 0:
             return
