@@ -35,11 +35,13 @@ def main() -> int:
     from bench import (
         api_bench,
         backtest_bench,
+        cob_bench,
         contract_bench,
         decision_bench,
         import_bench,
         origination_bench,
         scoring_bench,
+        servicing_bench,
     )
 
     rows = []
@@ -51,6 +53,8 @@ def main() -> int:
         backtest_bench,
         contract_bench,
         origination_bench,
+        servicing_bench,
+        cob_bench,
     ):
         rows.extend(module.run(quick=args.quick))
 

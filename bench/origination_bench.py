@@ -384,10 +384,18 @@ def wrk_binary() -> str:
     return found
 
 
-def load(server: Server, paths: list[str], token: str, concurrency: int = CONCURRENCY) -> dict:
-    """``paths`` POSTed once each by wrk over ``concurrency`` keep-alive connections."""
+def load(
+    server: Server,
+    paths: list[str],
+    token: str,
+    concurrency: int = CONCURRENCY,
+    lua: Path = LUA,
+    pace_ms: int = 0,
+) -> dict:
+    """``paths`` POSTed once each by wrk over ``concurrency`` keep-alive connections (or, with
+    another ``lua``, whatever requests its lines describe)."""
     # A bound in case the interrupt below never comes, generous at a few requests a second.
-    limit = 120 + len(paths) // (2 * concurrency)
+    limit = 120 + len(paths) // (2 * concurrency) + len(paths) * pace_ms // (1000 * concurrency)
     with tempfile.TemporaryDirectory(prefix="bench-wrk-") as scratch:
         listing, done = Path(scratch, "paths.txt"), Path(scratch, "done")
         listing.write_text("\n".join(paths) + "\n")
@@ -399,13 +407,14 @@ def load(server: Server, paths: list[str], token: str, concurrency: int = CONCUR
                 # A run that reaches the bound fails.
                 f"-d{limit}s",
                 "--timeout=30s",
-                f"-s{LUA}",
+                f"-s{lua}",
                 server.url,
                 "--",
                 str(listing),
                 token,
                 uuid.uuid4().hex,
                 str(done),
+                *([str(pace_ms)] if pace_ms else []),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -170,7 +170,7 @@ class LoanDetailView(TenantScopedMixin, generics.RetrieveAPIView):
 
 def _visible_loan(request, pk: int) -> Loan:
     return get_object_or_404(
-        scope_queryset(Loan.objects.select_related("bank", "borrower"), request.user), pk=pk
+        scope_queryset(Loan.objects.select_related("bank"), request.user), pk=pk
     )
 
 

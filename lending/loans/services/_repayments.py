@@ -29,7 +29,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from common.clock import business_today
 from common.money import positive_amount
@@ -168,12 +168,12 @@ def loan_quote(*, loan: Loan, on: date | None = None) -> Quote:
         return answer.quote
 
 
-def _owed_instalments(loan: Loan, today: date) -> list[Instalment]:
-    return list(
-        loan.instalments.select_for_update()
-        .filter(interest_settled=True, due_date__lte=today)
-        .order_by("number")
+def _owed_instalments(loan: Loan, today: date, *, lock: bool = True) -> list[Instalment]:
+    rows = loan.instalments.filter(interest_settled=True, due_date__lte=today)
+    rows = rows.filter(
+        Q(principal_paid__lt=F("principal_due")) | Q(interest_paid__lt=F("interest_due"))
     )
+    return list((rows.select_for_update() if lock else rows).order_by("number"))
 
 
 # --- the plan of a payment ----------------------------------------------------------------
@@ -320,20 +320,24 @@ def loan_repay(
         value_date=value_date,
         reschedule=reschedule,
     )
-    # 1. Check the request against the loan brought up to date (the catch-up commits: it is
-    #    what the close of business would have written anyway).
-    with transaction.atomic():
-        locked = _up_to_date(_lock_for_posting(loan.pk), today)
-        if locked.status != LoanStatus.ACTIVE:
-            raise LoanConflict({"status": f"贷款当前为{locked.get_status_display()}，不能还款"})
-        _plan(
-            locked,
-            _owed_instalments(locked, today),
-            amount=amount,
-            kind=kind,
-            today=today,
-            collected=False,
-        )
+    # 1. Check the request against the loan as the close of business leaves it. A loan that
+    #    is up to date is read without a lock (the posting below checks again, locked); one
+    #    behind is brought up to date first, locked (the catch-up commits: it is what the close
+    #    of business would have written anyway).
+    locked = Loan.objects.select_related("bank").get(pk=loan.pk)
+    if locked.accrued_through is not None and locked.accrued_through < today - timedelta(days=1):
+        with transaction.atomic():
+            locked = _up_to_date(_lock_for_posting(loan.pk), today)
+    if locked.status != LoanStatus.ACTIVE:
+        raise LoanConflict({"status": f"贷款当前为{locked.get_status_display()}，不能还款"})
+    _plan(
+        locked,
+        _owed_instalments(locked, today, lock=False),
+        amount=amount,
+        kind=kind,
+        today=today,
+        collected=False,
+    )
     # 2. Take the money from the borrower's account (not for cash), outside any lock.
     core_id = ""
     if channel not in CASH_CHANNELS:
@@ -354,13 +358,15 @@ def loan_repay(
         if earlier is not None:
             return earlier, False
         collected = channel not in CASH_CHANNELS
+        owed: list[Instalment] = []
         if locked.status != LoanStatus.ACTIVE and collected:
             # Closed by another payment between the check and now: the money is held.
             plan = Plan(allocation=Allocation(left=amount), to_suspense=amount)
         else:
+            owed = _owed_instalments(locked, today, lock=False)  # the loan's lock guards them
             plan = _plan(
                 locked,
-                _owed_instalments(locked, today),
+                owed,
                 amount=amount,
                 kind=kind,
                 today=today,
@@ -369,6 +375,7 @@ def loan_repay(
         txn = _post(
             locked,
             plan,
+            owed=owed,
             amount=amount,
             kind=kind,
             channel=channel,
@@ -395,7 +402,18 @@ def _earlier(loan: Loan, reference: str, amount, kind: str) -> LoanTransaction |
 
 
 def _post(
-    loan: Loan, plan: Plan, *, amount, kind, channel, today, reference, core_id, actor, reschedule
+    loan: Loan,
+    plan: Plan,
+    *,
+    owed: list[Instalment],
+    amount,
+    kind,
+    channel,
+    today,
+    reference,
+    core_id,
+    actor,
+    reschedule,
 ) -> LoanTransaction:
     debit = Account.CASH if channel in CASH_CHANNELS else Account.CORE_CLEARING
     entry, _ = journal_post(
@@ -412,9 +430,9 @@ def _post(
         ],
         loan_id=loan.pk,
         actor=staff_of(actor),
-        memo=f"{TransactionKind(kind).label} {loan.borrower_id and loan.borrower.name}",
+        memo=f"{TransactionKind(kind).label} 贷款{loan.pk}",
     )
-    _apply_to_instalments(loan, plan)
+    _apply_to_instalments(loan, plan, owed)
     loan.penalty_outstanding -= plan.penalty
     loan.interest_outstanding -= plan.interest
     loan.interest_due -= plan.allocation.interest_total
@@ -451,7 +469,7 @@ def _post(
     if cleared:
         loan.close()
         loan.accrual_carry = Decimal("0")
-    loan.save()
+    loan.save(update_fields=_POSTED_FIELDS)
     if plan.principal:
         credit_line_restore(line=loan.line, amount=plan.principal)
     if cleared:
@@ -465,16 +483,37 @@ def _post(
     return txn
 
 
-def _apply_to_instalments(loan: Loan, plan: Plan) -> None:
+# What a posting changes on the loan (the rest is left to its own services).
+_POSTED_FIELDS = [
+    "status",
+    "penalty_outstanding",
+    "interest_outstanding",
+    "interest_due",
+    "principal_outstanding",
+    "principal_due",
+    "suspense_balance",
+    "interest_overdue",
+    "principal_overdue",
+    "days_past_due",
+    "overdue_since",
+    "maturity_date",
+    "accrual_carry",
+    "version",
+    "updated_at",
+]
+
+
+def _apply_to_instalments(loan: Loan, plan: Plan, owed: list[Instalment]) -> None:
     """Record the payment on the schedule: due interest and principal on the instalments the
     allocation chose; on a payoff, everything not yet due on the remaining instalments (the
     interest to the day on the current one, which is settled at that)."""
     numbers = set(plan.allocation.interest) | set(plan.allocation.principal)
-    rows = {i.number: i for i in loan.instalments.filter(number__in=numbers)} if numbers else {}
-    for number, instalment in rows.items():
-        instalment.interest_paid += plan.allocation.interest.get(number, ZERO)
-        instalment.principal_paid += plan.allocation.principal.get(number, ZERO)
-    Instalment.objects.bulk_update(rows.values(), ["interest_paid", "principal_paid"])
+    for instalment in (i for i in owed if i.number in numbers):
+        number = instalment.number
+        Instalment.objects.filter(pk=instalment.pk).update(
+            interest_paid=instalment.interest_paid + plan.allocation.interest.get(number, ZERO),
+            principal_paid=instalment.principal_paid + plan.allocation.principal.get(number, ZERO),
+        )
     if not (plan.interest_not_due or plan.principal_not_due):
         return
     future = list(loan.instalments.filter(interest_settled=False).order_by("number"))
@@ -578,7 +617,7 @@ def loan_auto_debit(*, loan_id: int, on: date | None = None) -> LoanTransaction 
     collected once a day (the day is the key, so a retried task collects once). ``None`` when
     nothing is due or the account is empty."""
     today = on or business_today()
-    loan = Loan.objects.select_related("bank", "borrower").get(pk=loan_id)
+    loan = Loan.objects.select_related("bank").get(pk=loan_id)
     if loan.status != LoanStatus.ACTIVE or not loan.auto_debit:
         return None
     key = f"AD-{today:%Y%m%d}"
