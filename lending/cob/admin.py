@@ -27,12 +27,12 @@ from org.models import Institution
 from org.tenancy import scope_for
 
 STEP_REPORT = [
-    ("accrued", "计提笔数"),
-    ("settled", "结息笔数"),
-    ("overdue", "逾期变动笔数"),
-    ("classified", "分类变动笔数"),
-    ("lines_expired", "到期失效额度"),
-    ("failed_loans", "失败贷款"),
+    ("accrued", "计提"),
+    ("settled", "结息"),
+    ("overdue", "逾期变动"),
+    ("classified", "分类变动"),
+    ("lines_expired", "额度失效"),
+    ("failed_loans", "失败"),
 ]
 
 
@@ -130,6 +130,7 @@ class CobRunAdmin(TenantAdminMixin, admin.ModelAdmin):
     ]
     list_filter = ["status"]
     list_select_related = ["bank"]
+    list_per_page = 30
     actions = ["retry_action"]
     inlines = [CobChunkInline, CobLoanFailureInline]
     readonly = [
@@ -163,11 +164,12 @@ class CobRunAdmin(TenantAdminMixin, admin.ModelAdmin):
             percent,
         )
 
-    @admin.display(description="步骤报告")
+    @admin.display(description="步骤报告(笔)")
     def step_report(self, obj):
         report = obj.report or {}
-        parts = [f"{label} {report[key]}" for key, label in STEP_REPORT if key in report]
-        return "；".join(parts) or "—"
+        # What each step did, in loans; steps that touched none are left out.
+        parts = [f"{label} {report[key]}" for key, label in STEP_REPORT if report.get(key)]
+        return "，".join(parts) or ("无变动" if report else "—")
 
     @admin.display(description="批处理步骤")
     def step_labels(self, obj):

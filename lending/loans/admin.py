@@ -11,6 +11,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncMonth
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -20,7 +22,7 @@ from django.utils.html import format_html, format_html_join
 from common.clock import local_text
 from common.errors import describe_error
 from common.masking import mask_account
-from lending.ledger.models import Account, JournalLine
+from lending.ledger.models import Account, EntryKind, JournalLine
 from lending.loans import services
 from lending.loans.models import (
     Instalment,
@@ -231,6 +233,12 @@ class LoanAdmin(TenantAdminMixin, HouseholdSearchMixin, admin.ModelAdmin):
 
     @admin.display(description="今日应还 / 提前结清")
     def quote(self, obj):
+        if obj.status == LoanStatus.WRITTEN_OFF:
+            return format_html(
+                "已核销，尚可收回 {} 元 <a class='button' href='{}'>办理核销后收回</a>",
+                f"{obj.written_off - obj.recovered:,.2f}",
+                reverse("admin:lending_loan_repay", args=[obj.pk]),
+            )
         if obj.status != LoanStatus.ACTIVE:
             return "—"
         try:
@@ -250,29 +258,53 @@ class LoanAdmin(TenantAdminMixin, HouseholdSearchMixin, admin.ModelAdmin):
 
     @admin.display(description="会计分录")
     def journal(self, obj):
-        lines = (
-            JournalLine.objects.filter(loan_id=obj.pk)
-            .select_related("entry")
-            .order_by("entry__value_date", "entry_id", "-amount")
+        """Postings one by one, except the nightly accruals, summed by month and account (a
+        loan has one a day: a year's would bury its repayments)."""
+        accruals = (
+            JournalLine.objects.filter(loan_id=obj.pk, entry__kind=EntryKind.ACCRUAL)
+            .annotate(month=TruncMonth("entry__value_date"))
+            .values("month", "account")
+            .annotate(total=Sum("amount"), days=Count("entry_id", distinct=True))
+            .order_by("month", "account")
         )
         rows = [
             (
-                line.entry.value_date,
+                f"{row['month']:%Y-%m}",
+                f"计提({row['days']}天)",
+                Account(row["account"]).label,
+                f"{row['total']:,.2f}" if row["total"] > 0 else "",
+                f"{-row['total']:,.2f}" if row["total"] < 0 else "",
+                row["month"],
+            )
+            for row in accruals
+            if row["total"]
+        ]
+        others = (
+            JournalLine.objects.filter(loan_id=obj.pk)
+            .exclude(entry__kind=EntryKind.ACCRUAL)
+            .select_related("entry")
+            .order_by("entry__value_date", "entry_id", "-amount")
+        )
+        rows += [
+            (
+                f"{line.entry.value_date:%Y-%m-%d}",
                 line.entry.get_kind_display(),
                 Account(line.account).label,
                 f"{line.debit:,.2f}" if line.debit is not None else "",
                 f"{line.credit:,.2f}" if line.credit is not None else "",
+                line.entry.value_date,
             )
-            for line in lines[:500]
+            for line in others[:500]
         ]
         if not rows:
             return "—"
+        rows.sort(key=lambda row: row[5])
         link = reverse("admin:lending_journalentry_changelist")
         body = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td style='text-align:right'>{}</td>"
             "<td style='text-align:right'>{}</td></tr>",
-            rows,
+            (row[:5] for row in rows),
         )
         return format_html(
             "<table><thead><tr><th>日期</th><th>类型</th><th>科目</th><th>借方</th>"

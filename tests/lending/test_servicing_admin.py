@@ -111,4 +111,4 @@ def test_the_close_of_business_is_started_from_the_admin(
     assert run.status == "completed"
     assert "已完成" in listing
     assert "1/1 分片 (100%)" in listing
-    assert "计提笔数 1" in listing
+    assert "计提 1" in listing
