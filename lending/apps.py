@@ -107,7 +107,7 @@ class LendingConfig(AppConfig):
         # administrator approves (never their own request); both may classify by hand.
         for role in (Role.BANK_ADMIN, Role.RISK_OFFICER):
             grant(role, "lending.add_writeoff", "lending.view_writeoff", "lending.classify_loan")
-        grant(Role.BANK_ADMIN, "lending.approve_writeoff")
+        grant(Role.BANK_ADMIN, "lending.approve_writeoff", "lending.reverse_repayment")
         # The close of business: the bank's administrator starts, continues and watches it.
         grant(
             Role.BANK_ADMIN,

@@ -384,6 +384,19 @@ def credit_line_restore(*, line: CreditLine, amount) -> CreditLine:
     return sub or master
 
 
+@transaction.atomic
+def credit_line_redraw(*, line: CreditLine, amount) -> CreditLine:
+    """Take back ``amount`` a repayment gave the line when that repayment is reversed or
+    replayed into less principal: the money was never repaid, so it is drawn again whatever the
+    line's status now (the database still refuses more than the line's amount)."""
+    amount = positive_amount(amount, field="amount")
+    master, sub = _locked_pair(line)
+    for each in filter(None, (master, sub)):
+        each.drawn += amount
+        each.save(update_fields=["drawn", "updated_at"])
+    return sub or master
+
+
 def _locked_pair(line: CreditLine) -> tuple[CreditLine, CreditLine | None]:
     if line.parent_id is None:
         return _locked(line.pk), None

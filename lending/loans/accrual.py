@@ -201,16 +201,18 @@ def classification_days() -> dict[str, int]:
 
 
 def loans_close_day(
-    *, bank_id: int, day: date, first_id: int, last_id: int, steps=STEPS
+    *, bank_id: int, day: date, first_id: int, last_id: int, steps=STEPS, tag: str = ""
 ) -> DayResult:
     """Close ``day`` for the bank's active loans with ids in ``[first_id, last_id]``; runs in
     the caller's transaction (a chunk, or a repayment's inline catch-up), which must commit or
-    roll back the whole day for the range."""
+    roll back the whole day for the range. ``tag`` tells a replay's accruals from the first
+    ones in the journal's references."""
     params = {"bank": bank_id, "day": day, "first": first_id, "last": last_id}
     result = DayResult()
     with connection.cursor() as cursor:
         if "accrue" in steps:
-            cursor.execute(_ACCRUE, {**params, "reference": f"COBA-{day}-{first_id}-{last_id}"})
+            reference = f"COBA-{day}-{first_id}-{last_id}{tag}"
+            cursor.execute(_ACCRUE, {**params, "reference": reference})
             result.accrued = cursor.fetchone()[0]
         if "settle" in steps:
             cursor.execute(_SETTLE, params)

@@ -67,6 +67,11 @@ class RepaymentForm(forms.Form):
             (TransactionChannel.MOBILE_BANKING, "借款人存款账户扣款"),
         ],
     )
+    value_date = forms.DateField(
+        label="入账日",
+        required=False,
+        help_text="默认今日；补记往日还款时填写实际还款日，其后的计提与还款将按日重算",
+    )
     key = forms.CharField(
         label="业务编号",
         max_length=64,
@@ -535,4 +540,76 @@ class WriteOffAdmin(TenantAdminMixin, admin.ModelAdmin):
                 write_off=w, actor=request.user, comment=comment
             ),
             "已驳回",
+        )
+
+
+@admin.register(LoanTransaction)
+class LoanTransactionAdmin(TenantAdminMixin, admin.ModelAdmin):
+    """交易明细 of every loan; 冲正 a repayment (the loan is replayed without it and its money
+    held in suspense)."""
+
+    tenant_bank_field = "loan__bank"
+    tenant_village_field = "loan__household__village"
+    action_form = LoanActionForm
+    actions = ["reverse_action"]
+    list_display = [
+        "loan",
+        "value_date",
+        "kind",
+        "amount",
+        "principal",
+        "interest",
+        "penalty",
+        "to_suspense",
+        "channel",
+        "reversed",
+        "created_local",
+    ]
+    list_filter = ["kind", "reversed", "channel"]
+    list_select_related = ["loan__borrower"]
+    readonly_fields = [
+        "loan",
+        "kind",
+        "value_date",
+        "amount",
+        "principal",
+        "interest",
+        "penalty",
+        "to_suspense",
+        "channel",
+        "core_id",
+        "reversed",
+        "actor",
+        "created_local",
+    ]
+    fields = readonly_fields
+    show_full_result_count = False
+
+    @admin.display(description="记账时间", ordering="created_at")
+    def created_local(self, obj):
+        return local_text(obj.created_at)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_reverse_permission(self, request):
+        return request.user.has_perm("lending.reverse_repayment") and not self._read_only(request)
+
+    @admin.action(description="冲正(需填写原因，贷款按日重算，款项挂账)", permissions=["reverse"])
+    def reverse_action(self, request, queryset):
+        reason = request.POST.get("reason", "")
+        run_per_row(
+            self,
+            request,
+            queryset,
+            lambda txn: services.loan_transaction_reverse(
+                txn=txn, actor=request.user, reason=reason
+            ),
+            "已冲正",
         )

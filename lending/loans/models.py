@@ -201,6 +201,7 @@ class Loan(FSMModelMixin, models.Model):
             ("repay_loan", "办理还款"),
             ("disburse_loan", "办理放款"),
             ("classify_loan", "人工认定五级分类"),
+            ("reverse_repayment", "冲正还款"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["bank", "client_uuid"], name="loan_client_uuid_once"),
@@ -268,6 +269,10 @@ class Loan(FSMModelMixin, models.Model):
     def write_off(self) -> None:
         pass
 
+    @transition(field=status, source=LoanStatus.CLOSED, target=LoanStatus.ACTIVE)
+    def reopen(self) -> None:
+        """The payment that closed it was reversed or replayed into less."""
+
 
 class Instalment(models.Model):
     """One period of the schedule (还款计划) and what has been paid of it."""
@@ -321,6 +326,7 @@ class TransactionKind(models.TextChoices):
     PAYOFF = "payoff", "提前结清"
     WRITE_OFF = "write_off", "核销"
     RECOVERY = "recovery", "核销后收回"
+    HELD = "held", "冲正款挂账"
 
 
 class TransactionChannel(models.TextChoices):
@@ -350,6 +356,7 @@ class LoanTransaction(models.Model):
     interest = models.DecimalField("利息", max_digits=18, decimal_places=2, default=ZERO)
     penalty = models.DecimalField("罚息", max_digits=18, decimal_places=2, default=ZERO)
     to_suspense = models.DecimalField("挂账", max_digits=18, decimal_places=2, default=ZERO)
+    reschedule = models.CharField("提前还款后", max_length=12, blank=True)
     channel = models.CharField(
         "渠道", max_length=16, choices=TransactionChannel.choices, blank=True
     )

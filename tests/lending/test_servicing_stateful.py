@@ -8,9 +8,10 @@ the close of business, write off, in any order. After every step the books hold:
   days of principal × rate ÷ 360 (principal as the payments left it at each day's close),
   rounded half-up to the fen once.
 
+A payment may also be dated back (up to 20 days) or reversed: both reverse and replay the loan.
+The principal path of the reference is that of the payments standing after every replay.
+
 Each example runs inside a savepoint rolled back at its end, so examples do not see each other.
-Reversals are not among the steps: a back-dated reversal needs the reverse-replay that is not
-built yet (see the README).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from hypothesis.stateful import (
 from lending.ledger.models import Account, EntryKind, JournalLine
 from lending.loans import services
 from lending.loans.accrual import loans_close_day
-from lending.loans.models import Loan, LoanStatus
+from lending.loans.models import Loan, LoanStatus, LoanTransaction
 from lending.loans.selectors import loans_out_of_balance
 from tests.lending.servicing_setup import SH
 
@@ -60,8 +61,8 @@ class Servicing(RuleBasedStateMachine):
         self.today = START
         self.clock = time_machine.travel(self._moment(), tick=False)
         self.coordinates = self.clock.start()
-        # loan id → [(value date, principal repaid or written off)]
-        self.principal_moves: dict[int, list[tuple[datetime.date, Decimal]]] = {}
+        # the loans drawn (their principal moves are read from their standing postings)
+        self.principal_moves: dict[int, list] = {}
 
     def teardown(self) -> None:
         self.clock.stop()
@@ -129,8 +130,6 @@ class Servicing(RuleBasedStateMachine):
         )
         assert created
         assert txn.penalty + txn.interest + txn.principal + txn.to_suspense == txn.amount
-        if txn.principal:
-            self.principal_moves[loan_id].append((txn.value_date, txn.principal))
 
     @rule(
         loan_id=loans,
@@ -167,9 +166,40 @@ class Servicing(RuleBasedStateMachine):
         request = services.loan_write_off_request(
             loan=self._loan(loan_id), actor=self.world["risk"], reason="失联"
         )
-        done = services.loan_write_off_approve(write_off=request, actor=self.world["admin"])
-        if done.principal:
-            self.principal_moves[loan_id].append((self.today, done.principal))
+        services.loan_write_off_approve(write_off=request, actor=self.world["admin"])
+
+    @rule(loan_id=loans, days_back=st.sampled_from([3, 10, 20]))
+    def pay_back_dated(self, loan_id, days_back):
+        """A counter slip found late: paid ``days_back`` days ago (never before the start)."""
+        loan = self._loan(loan_id)
+        if loan.status != LoanStatus.ACTIVE:
+            return
+        value_date = max(self.today - datetime.timedelta(days=days_back), loan.start_date)
+        if value_date < self.today:
+            self._post(loan_id, D("100.00"), value_date=value_date)
+
+    @rule(loan_id=loans)
+    def reverse_last_payment(self, loan_id):
+        last = (
+            LoanTransaction.objects.filter(
+                loan_id=loan_id, kind__in=["repayment", "prepayment", "payoff"], reversed=False
+            )
+            .order_by("-id")
+            .first()
+        )
+        if last is None or self._loan(loan_id).status not in (
+            LoanStatus.ACTIVE,
+            LoanStatus.CLOSED,
+        ):
+            return
+        services.loan_transaction_reverse(txn=last, actor=self.world["admin"], reason="记错")
+
+    def _moves(self, loan) -> list[tuple[datetime.date, Decimal]]:
+        """Principal repaid or written off, by value date, as the standing postings say."""
+        standing = LoanTransaction.objects.filter(loan=loan, reversed=False).exclude(
+            kind="disbursement"
+        )
+        return [(t.value_date, t.principal) for t in standing if t.principal]
 
     # --- what must always hold --------------------------------------------------------------
 
@@ -184,7 +214,7 @@ class Servicing(RuleBasedStateMachine):
         for loan in Loan.objects.filter(pk__in=list(self.principal_moves)):
             assert min(loan.principal_outstanding, loan.interest_outstanding) >= 0
             assert loan.penalty_outstanding >= 0
-            moved = sum((amount for _, amount in self.principal_moves[loan.pk]), D(0))
+            moved = sum((amount for _, amount in self._moves(loan)), D(0))
             assert loan.principal_outstanding == loan.amount - moved
 
     @invariant()
@@ -192,7 +222,7 @@ class Servicing(RuleBasedStateMachine):
         for loan in Loan.objects.filter(pk__in=list(self.principal_moves)):
             if loan.accrued_through is None or loan.start_date is None:
                 continue
-            moves = self.principal_moves[loan.pk]
+            moves = self._moves(loan)
             exact = Fraction(0)
             day = loan.start_date
             while day <= loan.accrued_through:
@@ -229,7 +259,7 @@ def test_servicing_keeps_the_books_whatever_happens(active_line, django_user_mod
         Servicing,
         settings=settings(
             max_examples=EXAMPLES,
-            stateful_step_count=16,
+            stateful_step_count=12,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),

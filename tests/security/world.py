@@ -252,6 +252,18 @@ def _loans_kit(kit: dict, line, manager: Staff) -> None:
         steps=["accrue"],
         chunk_size=1000,
     )
+    from lending.loans.models import LoanTransaction
+
+    kit["lending.LoanTransaction"] = LoanTransaction.objects.create(
+        loan=loan,
+        kind="repayment",
+        value_date=line.valid_from,
+        amount=Decimal("1.00"),
+        to_suspense=Decimal("1.00"),
+        channel="counter",
+        reference=f"MATRIX-{loan.pk}",
+        journal_entry=kit["lending.JournalEntry"],
+    )
     kit["lending.WriteOff"] = WriteOff.objects.create(
         bank_id=line.bank_id, loan=loan, reason="矩阵测试", requested_by=manager
     )

@@ -1,5 +1,6 @@
 """Every write of loans: drawdown and disbursement (``_disbursement``), repayments
-(``_repayments``), write-off, recoveries and the manual classification (``_writeoff``). Admin, API and tasks import from here."""
+(``_repayments``), write-off, recoveries and the manual classification (``_writeoff``), back-dated payments and
+reversals by reverse-replay (``_replay``). Admin, API and tasks import from here."""
 
 from lending.loans.services._disbursement import (
     DISBURSEMENT_STALE_AFTER,
@@ -19,6 +20,7 @@ from lending.loans.services._repayments import (
     loan_repay,
     loans_auto_debit_due,
 )
+from lending.loans.services._replay import loan_rebuild, loan_transaction_reverse
 from lending.loans.services._writeoff import (
     loan_classify,
     loan_recover,
@@ -40,8 +42,10 @@ __all__ = [
     "loan_disbursement_retry",
     "loan_drawdown",
     "loan_quote",
+    "loan_rebuild",
     "loan_recover",
     "loan_repay",
+    "loan_transaction_reverse",
     "loan_write_off_approve",
     "loan_write_off_reject",
     "loan_write_off_request",

@@ -282,11 +282,7 @@ def _validate_request(loan: Loan, *, amount, kind: str, channel: str, value_date
         raise ValidationError({"value_date": f"还款日不能早于放款日 {loan.start_date}"})
     if value_date > today:
         raise ValidationError({"value_date": f"还款日不能晚于今日 {today}"})
-    if value_date < today:
-        raise ValidationError(
-            {"value_date": "暂不支持补记往日还款(需冲正重放其后的计提)，请按今日入账"}
-        )
-    return amount, today
+    return amount, today, value_date
 
 
 def loan_repay(
@@ -312,7 +308,7 @@ def loan_repay(
         return earlier, False
     if loan.status != LoanStatus.ACTIVE:
         raise LoanConflict({"status": f"贷款当前为{loan.get_status_display()}，不能还款"})
-    amount, today = _validate_request(
+    amount, today, value_date = _validate_request(
         loan,
         amount=amount,
         kind=kind,
@@ -320,6 +316,21 @@ def loan_repay(
         value_date=value_date,
         reschedule=reschedule,
     )
+    if value_date < today:
+        # Back-dated: the loan is reversed and replayed with it (``_replay`` builds on this
+        # module, hence the import here).
+        from lending.loans.services._replay import loan_repay_back_dated
+
+        return loan_repay_back_dated(
+            loan=loan,
+            amount=amount,
+            reference=reference,
+            actor=actor,
+            kind=kind,
+            channel=channel,
+            reschedule=reschedule,
+            value_date=value_date,
+        )
     # 1. Check the request against the loan as the close of business leaves it. A loan that
     #    is up to date is read without a lock (the posting below checks again, locked); one
     #    behind is brought up to date first, locked (the catch-up commits: it is what the close
@@ -339,18 +350,7 @@ def loan_repay(
         collected=False,
     )
     # 2. Take the money from the borrower's account (not for cash), outside any lock.
-    core_id = ""
-    if channel not in CASH_CHANNELS:
-        try:
-            result = core_gateway().collect(
-                account=locked.deposit_account,
-                amount=amount,
-                reference=reference,
-                memo=f"贷款还款 LN{loan.pk}",
-            )
-        except CoreRefused as refused:
-            raise ValidationError({"amount": f"扣款失败：{refused.reason}"}) from refused
-        core_id = result.core_id
+    core_id = _collect(locked, amount=amount, reference=reference, channel=channel)
     # 3. Post, once.
     with transaction.atomic():
         locked = _up_to_date(_lock_for_posting(loan.pk), today)
@@ -388,8 +388,32 @@ def loan_repay(
     return txn, True
 
 
+def _collect(loan: Loan, *, amount: Decimal, reference: str, channel: str) -> str:
+    """The money from the borrower's account through the core, once per reference (cash at the
+    counter needs none); the core's 流水号."""
+    if channel in CASH_CHANNELS:
+        return ""
+    try:
+        result = core_gateway().collect(
+            account=loan.deposit_account,
+            amount=amount,
+            reference=reference,
+            memo=f"贷款还款 LN{loan.pk}",
+        )
+    except CoreRefused as refused:
+        raise ValidationError({"amount": f"扣款失败：{refused.reason}"}) from refused
+    return result.core_id
+
+
 def _earlier(loan: Loan, reference: str, amount, kind: str) -> LoanTransaction | None:
-    earlier = LoanTransaction.objects.filter(loan=loan, reference=reference).first()
+    """The transaction this key already made: the first posting, or, when a reverse-replay has
+    posted it again, its standing copy."""
+    earlier = (
+        LoanTransaction.objects.filter(loan=loan, kind=kind)
+        .filter(Q(reference=reference) | Q(reference__startswith=f"{reference}/RP"))
+        .order_by("reversed", "-id")
+        .first()
+    ) or LoanTransaction.objects.filter(loan=loan, reference=reference).first()
     if earlier is None:
         return None
     try:
@@ -414,6 +438,7 @@ def _post(
     core_id,
     actor,
     reschedule,
+    restore_line: bool = True,
 ) -> LoanTransaction:
     debit = Account.CASH if channel in CASH_CHANNELS else Account.CORE_CLEARING
     entry, _ = journal_post(
@@ -454,6 +479,7 @@ def _post(
         interest=plan.interest,
         penalty=plan.penalty,
         to_suspense=plan.to_suspense,
+        reschedule=reschedule or "" if kind == TransactionKind.PREPAYMENT else "",
         channel=channel,
         reference=reference,
         core_id=core_id,
@@ -470,7 +496,7 @@ def _post(
         loan.close()
         loan.accrual_carry = Decimal("0")
     loan.save(update_fields=_POSTED_FIELDS)
-    if plan.principal:
+    if plan.principal and restore_line:
         credit_line_restore(line=loan.line, amount=plan.principal)
     if cleared:
         LoanEvent.objects.create(
