@@ -124,6 +124,100 @@ def test_a_loan_the_close_of_business_holds_answers_409_with_a_retry_hint(
     assert retried.status_code == 201, retried.content
 
 
+def _concurrently(calls, width: int = 20) -> tuple[list, list]:
+    """Run the calls on ``width`` threads at once; (results, errors)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    results, errors = [], []
+    barrier = threading.Barrier(width)
+
+    def run(call):
+        try:
+            barrier.wait(30)
+            return call()
+        except Exception as error:
+            errors.append(error)
+            return None
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(width) as pool:
+        results = list(pool.map(run, calls))
+    return results, errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fifty_keys_of_twenty_concurrent_duplicates_post_once_each(loan, active_line):
+    from lending.loans import services
+
+    def repay(key):
+        def call():
+            with at("2027-02-15"):
+                txn, _ = services.loan_repay(
+                    loan=Loan.objects.get(pk=loan.pk),
+                    amount="1.00",
+                    key=key,
+                    actor=active_line["admin"],
+                    channel="mobile_banking",
+                )
+            return txn.pk
+
+        return call
+
+    for n in range(50):
+        key = f"K{n}"
+        answers, errors = _concurrently([repay(key)] * 20)
+        assert errors == []
+        assert len(set(answers)) == 1, key  # every duplicate answers the one posting
+    assert LoanTransaction.objects.filter(loan=loan, kind="repayment").count() == 50
+    # One collection per key in the core, one posting per key in the books.
+    account = active_line["account"].account
+    assert core_gateway().balance(account) == D("12000.00") - 50
+    assert loans_out_of_balance(loan_ids=[loan.pk]) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_repayments_end_as_the_same_ones_made_one_after_another(
+    loan, active_line, django_capture_on_commit_callbacks
+):
+    from lending.loans import services
+
+    with at("2027-01-15"), django_capture_on_commit_callbacks(execute=True):
+        twin, _ = services.loan_drawdown(
+            line=active_line["line"],
+            amount="12000",
+            term_months=12,
+            method="equal_instalment",
+            deposit_account=active_line["account"].account,
+            client_uuid=uuid.uuid4(),
+            actor=active_line["am"],
+        )
+    amounts = ["100.00", "200.00", "25.17", "300.00", "400.00"]
+
+    def repay(target, n, amount):
+        def call():
+            with at("2027-02-15"):
+                services.loan_repay(
+                    loan=Loan.objects.get(pk=target.pk),
+                    amount=amount,
+                    key=f"P{target.pk}-{n}",
+                    actor=active_line["admin"],
+                )
+
+        return call
+
+    _, errors = _concurrently([repay(loan, n, a) for n, a in enumerate(amounts)], width=5)
+    assert errors == []
+    for n, amount in enumerate(amounts):
+        repay(twin, n, amount)()
+    fields = ("principal_outstanding", "interest_outstanding", "principal_due", "interest_due")
+    together = Loan.objects.filter(pk=loan.pk).values_list(*fields).get()
+    in_turn = Loan.objects.filter(pk=twin.pk).values_list(*fields).get()
+    assert together == in_turn
+    assert together[2:] == (D("0.00"), D("0.00"))  # 1,025.17 due, all paid
+    assert loans_out_of_balance(loan_ids=[loan.pk, twin.pk]) == []
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_duplicates_post_once_per_key(loan, active_line):
     from lending.loans import services
