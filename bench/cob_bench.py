@@ -52,11 +52,11 @@ def _day() -> datetime.date:
     return business_today() - datetime.timedelta(days=1)
 
 
-def ensure_bank():
+def bench_bank(code: str, name: str):
+    """A bank of the demo federation for a bench's own rows, made once and kept."""
     from org.models import Institution
     from org.services import institution_create
 
-    code, name = BANK
     bank = Institution.objects.filter(code=code).first()
     if bank is None:
         federation = Institution.objects.get(kind=Institution.Kind.FEDERATION)
@@ -64,6 +64,10 @@ def ensure_bank():
             code=code, name=name, kind=Institution.Kind.BANK, parent=federation
         )
     return bank
+
+
+def ensure_bank():
+    return bench_bank(*BANK)
 
 
 def _loan_columns(bank, line, overdue: str) -> dict[str, str]:

@@ -52,17 +52,12 @@ def _yesterday() -> datetime.date:
 
 
 def ensure_bank():
-    from org.models import Institution, Staff
+    from bench.cob_bench import bench_bank
+    from org.models import Staff
     from org.roles import Role
-    from org.services import institution_create, staff_create
+    from org.services import staff_create
 
-    code, name = BANK
-    bank = Institution.objects.filter(code=code).first()
-    if bank is None:
-        federation = Institution.objects.get(kind=Institution.Kind.FEDERATION)
-        bank = institution_create(
-            code=code, name=name, kind=Institution.Kind.BANK, parent=federation
-        )
+    bank = bench_bank(*BANK)
     if not Staff.objects.filter(user__username=USER).exists():
         staff_create(
             username=USER,
@@ -241,24 +236,13 @@ def measure(*, quick: bool) -> dict:
     }
 
 
-def _row(name, value, unit, goal, baseline, **extra) -> dict:
-    ratio = baseline / value if extra.get("higher_is_better") else value / baseline
-    return {
-        "name": name,
-        "value": round(value, 3),
-        "unit": unit,
-        "goal": goal,
-        **extra,
-        "baseline": round(baseline, 3),
-        "ratio": round(ratio, 2),
-    }
-
-
 def run(*, quick: bool) -> list[dict]:
     """The goal rows: the detail's p95 one request at a time, the repayment's p99 with eight
     clients each paced at PACE_MS; beside them, without a goal, eight clients sending as fast
     as answers come (by Little's law their latency is eight requests' worth of service time on
     two CPUs: the bare baseline endpoint itself is at some 30 ms there)."""
+    from bench.origination_bench import _row
+
     result = measure(quick=quick)
     detail, repay, many = result["detail"], result["repay"], result["repay_many"]
     ms = 1000

@@ -86,6 +86,12 @@ class RecoveryForm(forms.Form):
     key = RepaymentForm.base_fields["key"]
 
 
+def _with_reason(modeladmin, request, queryset, call, success: str) -> None:
+    """An action whose service takes the 原因 typed beside the action: ``call(row, reason)``."""
+    reason = request.POST.get("reason", "")
+    run_per_row(modeladmin, request, queryset, lambda row: call(row, reason), success)
+
+
 class _ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -330,12 +336,11 @@ class LoanAdmin(TenantAdminMixin, HouseholdSearchMixin, admin.ModelAdmin):
 
     @admin.action(description="撤销放款并恢复额度", permissions=["disburse"])
     def cancel_action(self, request, queryset):
-        reason = request.POST.get("reason", "")
-        run_per_row(
+        _with_reason(
             self,
             request,
             queryset,
-            lambda loan: services.loan_cancel(loan=loan, actor=request.user, reason=reason),
+            lambda loan, reason: services.loan_cancel(loan=loan, actor=request.user, reason=reason),
             "已撤销",
         )
 
@@ -344,12 +349,11 @@ class LoanAdmin(TenantAdminMixin, HouseholdSearchMixin, admin.ModelAdmin):
 
     @admin.action(description="申请核销(需填写原因)", permissions=["write_off"])
     def write_off_request_action(self, request, queryset):
-        reason = request.POST.get("reason", "")
-        run_per_row(
+        _with_reason(
             self,
             request,
             queryset,
-            lambda loan: services.loan_write_off_request(
+            lambda loan, reason: services.loan_write_off_request(
                 loan=loan, actor=request.user, reason=reason
             ),
             "已提交核销申请",
@@ -518,12 +522,11 @@ class WriteOffAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="批准核销", permissions=["approve"])
     def approve_action(self, request, queryset):
-        comment = request.POST.get("reason", "")
-        run_per_row(
+        _with_reason(
             self,
             request,
             queryset,
-            lambda w: services.loan_write_off_approve(
+            lambda w, comment: services.loan_write_off_approve(
                 write_off=w, actor=request.user, comment=comment
             ),
             "已核销",
@@ -531,12 +534,11 @@ class WriteOffAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="驳回(需填写原因)", permissions=["approve"])
     def reject_action(self, request, queryset):
-        comment = request.POST.get("reason", "")
-        run_per_row(
+        _with_reason(
             self,
             request,
             queryset,
-            lambda w: services.loan_write_off_reject(
+            lambda w, comment: services.loan_write_off_reject(
                 write_off=w, actor=request.user, comment=comment
             ),
             "已驳回",

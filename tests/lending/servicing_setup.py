@@ -65,24 +65,32 @@ def at(day: str, hour: int = 10):
     )
 
 
-@pytest.fixture
-def loan(active_line, django_capture_on_commit_callbacks):
-    """12,000 yuan, equal instalments over 12 months at 4.35 %, paid out on 15 January 2027:
-    980.22 principal in the first instalment and 1.45 yuan interest a day on the full amount."""
+def draw(active_line, capture, *, amount="12000", day="2027-01-15", months=12):
+    """A loan of equal instalments at 4.35 % on the active line, paid out on ``day`` (its
+    disbursement run on commit by ``capture``, Django's on-commit capture)."""
     from lending.loans import services
-    from lending.loans.models import LoanStatus
+    from lending.loans.models import Loan
 
-    with at("2027-01-15"), django_capture_on_commit_callbacks(execute=True):
+    with at(day), capture(execute=True):
         drawn, _ = services.loan_drawdown(
             line=active_line["line"],
-            amount="12000",
-            term_months=12,
+            amount=amount,
+            term_months=months,
             method="equal_instalment",
             deposit_account=active_line["account"].account,
             client_uuid=uuid.uuid4(),
             actor=active_line["am"],
         )
-    drawn.refresh_from_db()
+    return Loan.objects.get(pk=drawn.pk)
+
+
+@pytest.fixture
+def loan(active_line, django_capture_on_commit_callbacks):
+    """12,000 yuan, equal instalments over 12 months at 4.35 %, paid out on 15 January 2027:
+    980.22 principal in the first instalment and 1.45 yuan interest a day on the full amount."""
+    from lending.loans.models import LoanStatus
+
+    drawn = draw(active_line, django_capture_on_commit_callbacks)
     assert drawn.status == LoanStatus.ACTIVE
     assert drawn.start_date == datetime.date(2027, 1, 15)
     return drawn

@@ -5,7 +5,6 @@ a loan that fails is listed with its error and retried."""
 from __future__ import annotations
 
 import datetime
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -18,7 +17,7 @@ from lending.ledger.models import JournalEntry, JournalLine
 from lending.loans import services as loan_services
 from lending.loans.models import BatchLock, Loan
 from lending.loans.selectors import loans_out_of_balance
-from tests.lending.servicing_setup import at
+from tests.lending.servicing_setup import at, draw
 
 D = Decimal
 
@@ -26,20 +25,7 @@ D = Decimal
 @pytest.fixture
 def loans(active_line, django_capture_on_commit_callbacks):
     """Three loans of 10,000 paid out on 15 January 2027 (1.2083… yuan interest a day each)."""
-    drawn = []
-    with at("2027-01-15"), django_capture_on_commit_callbacks(execute=True):
-        for _ in range(3):
-            loan, _ = loan_services.loan_drawdown(
-                line=active_line["line"],
-                amount="10000",
-                term_months=12,
-                method="equal_instalment",
-                deposit_account=active_line["account"].account,
-                client_uuid=uuid.uuid4(),
-                actor=active_line["am"],
-            )
-            drawn.append(loan)
-    return [Loan.objects.get(pk=loan.pk) for loan in drawn]
+    return [draw(active_line, django_capture_on_commit_callbacks, amount="10000") for _ in range(3)]
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from django.db import connection, connections, transaction
 from lending.corebank.gateway import core_gateway
 from lending.loans.models import BatchLock, Loan, LoanTransaction
 from lending.loans.selectors import loans_out_of_balance
-from tests.lending.servicing_setup import at
+from tests.lending.servicing_setup import at, draw
 
 D = Decimal
 
@@ -182,16 +182,7 @@ def test_concurrent_repayments_end_as_the_same_ones_made_one_after_another(
 ):
     from lending.loans import services
 
-    with at("2027-01-15"), django_capture_on_commit_callbacks(execute=True):
-        twin, _ = services.loan_drawdown(
-            line=active_line["line"],
-            amount="12000",
-            term_months=12,
-            method="equal_instalment",
-            deposit_account=active_line["account"].account,
-            client_uuid=uuid.uuid4(),
-            actor=active_line["am"],
-        )
+    twin = draw(active_line, django_capture_on_commit_callbacks)
     amounts = ["100.00", "200.00", "25.17", "300.00", "400.00"]
 
     def repay(target, n, amount):

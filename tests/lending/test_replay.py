@@ -5,7 +5,6 @@ posting, and nothing is lost."""
 from __future__ import annotations
 
 import datetime
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -17,7 +16,7 @@ from lending.lines.models import CreditLine
 from lending.loans import services
 from lending.loans.models import Loan
 from lending.loans.selectors import loans_out_of_balance
-from tests.lending.servicing_setup import at
+from tests.lending.servicing_setup import at, draw
 
 D = Decimal
 FIELDS = (
@@ -34,17 +33,7 @@ FIELDS = (
 @pytest.fixture
 def twin(active_line, django_capture_on_commit_callbacks):
     """A second loan like ``loan`` (same amount, date, terms), to compare with."""
-    with at("2027-01-15"), django_capture_on_commit_callbacks(execute=True):
-        drawn, _ = services.loan_drawdown(
-            line=active_line["line"],
-            amount="12000",
-            term_months=12,
-            method="equal_instalment",
-            deposit_account=active_line["account"].account,
-            client_uuid=uuid.uuid4(),
-            actor=active_line["am"],
-        )
-    return Loan.objects.get(pk=drawn.pk)
+    return draw(active_line, django_capture_on_commit_callbacks)
 
 
 def _state(loan) -> tuple:

@@ -269,6 +269,21 @@ def _schedule(loan: Loan, *, start):
         raise ValidationError({error.field: error.message}) from error
 
 
+def _instalments_create(loan: Loan, schedule, *, first_number: int = 1) -> None:
+    """The loan's schedule rows (还款计划) from the calculator's instalments."""
+    Instalment.objects.bulk_create(
+        Instalment(
+            loan=loan,
+            number=first_number - 1 + item.number,
+            period_start=item.period_start,
+            due_date=item.due_date,
+            principal_due=item.principal,
+            interest_due=item.interest,
+        )
+        for item in schedule
+    )
+
+
 def _post_disbursement(loan: Loan, result, actor) -> None:
     value_date = timezone.localtime(result.posted_at).date()
     schedule = _schedule(loan, start=value_date)
@@ -282,17 +297,7 @@ def _post_disbursement(loan: Loan, result, actor) -> None:
         actor=staff_of(actor),
         memo=f"贷款发放 {loan.borrower.name}",
     )
-    Instalment.objects.bulk_create(
-        Instalment(
-            loan=loan,
-            number=item.number,
-            period_start=item.period_start,
-            due_date=item.due_date,
-            principal_due=item.principal,
-            interest_due=item.interest,
-        )
-        for item in schedule
-    )
+    _instalments_create(loan, schedule)
     LoanTransaction.objects.create(
         loan=loan,
         kind=TransactionKind.DISBURSEMENT,

@@ -35,7 +35,6 @@ from lending.ledger.services import journal_post, journal_reverse
 from lending.lines.services import credit_line_redraw, credit_line_restore
 from lending.loans.accrual import loans_close_day
 from lending.loans.models import (
-    Instalment,
     Loan,
     LoanClass,
     LoanEvent,
@@ -43,7 +42,7 @@ from lending.loans.models import (
     LoanTransaction,
     TransactionKind,
 )
-from lending.loans.services._disbursement import LoanConflict, _schedule
+from lending.loans.services._disbursement import LoanConflict, _instalments_create, _schedule
 from lending.loans.services._repayments import (
     CASH_CHANNELS,
     _collect,
@@ -143,17 +142,7 @@ def _reset(loan: Loan) -> None:
     loan.version += 1
     loan.instalments.all().delete()
     schedule = _schedule(loan, start=loan.start_date)
-    Instalment.objects.bulk_create(
-        Instalment(
-            loan=loan,
-            number=item.number,
-            period_start=item.period_start,
-            due_date=item.due_date,
-            principal_due=item.principal,
-            interest_due=item.interest,
-        )
-        for item in schedule
-    )
+    _instalments_create(loan, schedule)
     loan.maturity_date = schedule[-1].due_date
     loan.save()
 
