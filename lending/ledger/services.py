@@ -61,6 +61,7 @@ def journal_post(
     actor=None,
     memo: str = "",
     reverses: JournalEntry | None = None,
+    known_new: bool = False,
 ) -> tuple[JournalEntry, bool]:
     """Post one balanced entry (debit positive, credit negative); ``(entry, created)``.
 

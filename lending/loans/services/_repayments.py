@@ -199,11 +199,47 @@ class Plan:
         return self.allocation.principal_total + self.principal_not_due
 
 
-def _plan(loan: Loan, instalments, *, amount: Decimal, kind: str, today: date, collected: bool):
-    """How ``amount`` pays the loan, or a ``ValidationError`` naming the field. ``collected``
+def _check(loan: Loan, *, amount: Decimal, kind: str, today: date, collected: bool) -> None:
+    """A ``ValidationError`` naming the field when ``amount`` cannot pay the loan this way, from
+    the loan's own figures (what is due is the sum of what its instalments owe). ``collected``
     means the money has already left the borrower's account: what cannot be applied any more
     (another payment got there first) is held in suspense rather than refused, never lost."""
+    if collected:
+        return
     quote = _quote(loan, today)
+    may_hold = loan.overpayment_to_suspense
+    if kind == TransactionKind.REPAYMENT:
+        if amount > quote.due and not may_hold:
+            if quote.due == 0:
+                raise ValidationError(
+                    {"amount": "当前没有到期应还金额；提前还款请选择「提前还款」"}
+                )
+            raise ValidationError(
+                {"amount": f"还款金额超过当前应还 {quote.due} 元；多还部分请选择「提前还款」"}
+            )
+        return
+    # Prepayment and payoff first clear everything due, then interest to the day, then principal.
+    interest_not_due = quote.interest_accrued - quote.interest_due
+    if amount < quote.due + interest_not_due:
+        raise ValidationError(
+            {
+                "amount": f"提前还款须先还清到期应还 {quote.due} 元及截至今日利息 "
+                f"{interest_not_due} 元"
+            }
+        )
+    if kind == TransactionKind.PAYOFF and amount < quote.payoff:
+        raise ValidationError({"amount": f"提前结清金额应为 {quote.payoff} 元"})
+    if amount > quote.payoff and not may_hold:
+        raise ValidationError({"amount": f"还款金额超过结清金额 {quote.payoff} 元"})
+    if kind == TransactionKind.PREPAYMENT and amount == quote.due + interest_not_due:
+        raise ValidationError({"amount": "提前还款金额须大于到期应还与截至今日利息之和"})
+
+
+def _plan(loan: Loan, instalments, *, amount: Decimal, kind: str, today: date, collected: bool):
+    """How ``amount`` pays the loan (after ``_check``): what is due in the loan's allocation
+    order, then, for a prepayment or payoff, the interest to the day and principal not yet due;
+    whatever is left is held in suspense."""
+    _check(loan, amount=amount, kind=kind, today=today, collected=collected)
     owed = [
         OwedInstalment(
             number=i.number,
@@ -212,35 +248,6 @@ def _plan(loan: Loan, instalments, *, amount: Decimal, kind: str, today: date, c
         )
         for i in instalments
     ]
-    if kind == TransactionKind.REPAYMENT:
-        allocation = allocate(
-            amount=amount,
-            order=loan.allocation_order,
-            penalty=loan.penalty_outstanding,
-            instalments=owed,
-        )
-        plan = Plan(allocation=allocation)
-        left = allocation.left
-        if left and not (loan.overpayment_to_suspense or collected):
-            if quote.due == 0:
-                raise ValidationError(
-                    {"amount": "当前没有到期应还金额；提前还款请选择「提前还款」"}
-                )
-            raise ValidationError(
-                {"amount": f"还款金额超过当前应还 {quote.due} 元；多还部分请选择「提前还款」"}
-            )
-        plan.to_suspense = left
-        return plan
-    # Prepayment and payoff first clear everything due, then interest to the day, then principal.
-    if amount < quote.due + (quote.interest_accrued - quote.interest_due) and not collected:
-        raise ValidationError(
-            {
-                "amount": f"提前还款须先还清到期应还 {quote.due} 元及截至今日利息 "
-                f"{quote.interest_accrued - quote.interest_due} 元"
-            }
-        )
-    if kind == TransactionKind.PAYOFF and amount < quote.payoff and not collected:
-        raise ValidationError({"amount": f"提前结清金额应为 {quote.payoff} 元"})
     allocation = allocate(
         amount=amount,
         order=loan.allocation_order,
@@ -249,15 +256,12 @@ def _plan(loan: Loan, instalments, *, amount: Decimal, kind: str, today: date, c
     )
     plan = Plan(allocation=allocation)
     left = allocation.left
-    plan.interest_not_due = min(left, loan.interest_outstanding - loan.interest_due)
-    left -= plan.interest_not_due
-    plan.principal_not_due = min(left, loan.principal_outstanding - loan.principal_due)
-    left -= plan.principal_not_due
-    if left and not (loan.overpayment_to_suspense or collected):
-        raise ValidationError({"amount": f"还款金额超过结清金额 {quote.payoff} 元"})
+    if kind != TransactionKind.REPAYMENT:
+        plan.interest_not_due = min(left, loan.interest_outstanding - loan.interest_due)
+        left -= plan.interest_not_due
+        plan.principal_not_due = min(left, loan.principal_outstanding - loan.principal_due)
+        left -= plan.principal_not_due
     plan.to_suspense = left
-    if kind == TransactionKind.PREPAYMENT and not plan.principal_not_due and not left:
-        raise ValidationError({"amount": "提前还款金额须大于到期应还与截至今日利息之和"})
     return plan
 
 
@@ -335,20 +339,13 @@ def loan_repay(
     #    is up to date is read without a lock (the posting below checks again, locked); one
     #    behind is brought up to date first, locked (the catch-up commits: it is what the close
     #    of business would have written anyway).
-    locked = Loan.objects.select_related("bank").get(pk=loan.pk)
+    locked = loan  # as the caller just read it; checked again, locked, before posting
     if locked.accrued_through is not None and locked.accrued_through < today - timedelta(days=1):
         with transaction.atomic():
             locked = _up_to_date(_lock_for_posting(loan.pk), today)
     if locked.status != LoanStatus.ACTIVE:
         raise LoanConflict({"status": f"贷款当前为{locked.get_status_display()}，不能还款"})
-    _plan(
-        locked,
-        _owed_instalments(locked, today, lock=False),
-        amount=amount,
-        kind=kind,
-        today=today,
-        collected=False,
-    )
+    _check(locked, amount=amount, kind=kind, today=today, collected=False)
     # 2. Take the money from the borrower's account (not for cash), outside any lock.
     core_id = _collect(locked, amount=amount, reference=reference, channel=channel)
     # 3. Post, once.
@@ -456,6 +453,7 @@ def _post(
         loan_id=loan.pk,
         actor=staff_of(actor),
         memo=f"{TransactionKind(kind).label} 贷款{loan.pk}",
+        known_new=True,  # the transaction's reference was checked under the loan's lock
     )
     _apply_to_instalments(loan, plan, owed)
     loan.penalty_outstanding -= plan.penalty
