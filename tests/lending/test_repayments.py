@@ -272,3 +272,19 @@ def loans_close_day_through(loan, day: str) -> None:
 
     locked = Loan.objects.get(pk=loan.pk)
     loan_catch_up(loan=locked, through=datetime.date.fromisoformat(day))
+
+
+def test_more_than_is_due_is_held_in_suspense_where_the_product_says_so(loan, active_line):
+    # The product's setting, pinned on the loan when it was drawn.
+    Loan.objects.filter(pk=loan.pk).update(overpayment_to_suspense=True)
+    with at("2027-02-15"):
+        txn, _ = _repay(loan, "1100.00", actor=active_line["admin"])
+    assert (txn.interest, txn.principal, txn.to_suspense) == (
+        D("44.95"),
+        D("980.22"),
+        D("74.83"),
+    )
+    loan.refresh_from_db()
+    assert loan.suspense_balance == D("74.83")
+    assert loan_balances(loan.pk)[Account.SUSPENSE] == D("-74.83")
+    _books_agree(loan)
