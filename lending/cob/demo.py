@@ -5,7 +5,7 @@ auto-debit and the nightly close of business, each on its own date.
 The clock is moved with ``time_machine`` (a development dependency, installed by ``make
 install``) so that every service stamps its rows with the day it happened; without it the
 history is skipped with a message. Idempotent: a bank that already has a completed close of
-business is left alone.
+business, or any loan, is left alone.
 
 What the admin then shows, per bank, one borrower each: a loan paid on time by auto-debit
 (正常), a revolving loan, a loan paid late at the counter, a loan overdue since its first
@@ -128,9 +128,12 @@ def seed_servicing_history(days: int = DAYS) -> None:
     banks = []
     for code, *_ in DEMO_BANKS:
         admin, risk = _staff(code, "_admin"), _staff(code, "_risk")
+        # A bank with a close of business or any loan already has its history (or one made
+        # by an earlier version of the demo): left alone.
         if (
             admin is None
             or CobRun.objects.filter(bank__code=code, status=CobStatus.COMPLETED).exists()
+            or Loan.objects.filter(bank__code=code).exists()
         ):
             continue
         banks.append((code, admin, risk))
@@ -139,7 +142,8 @@ def seed_servicing_history(days: int = DAYS) -> None:
     plans: list[tuple[Story, Loan, SandboxDepositAccount]] = []
     with time_machine.travel(_moment(start, 10), tick=False):
         for code, admin, _risk in banks:
-            for story, line in zip(STORIES, _lines(code, admin), strict=False):
+            lines = [line for line in _lines(code, admin) if _account(line).status == "open"]
+            for story, line in zip(STORIES, lines, strict=False):
                 plans.append((story, *_draw(story, line, admin)))
     for offset in range(days):
         day = start + datetime.timedelta(days=offset)
