@@ -59,9 +59,11 @@ class Loan(FSMModelMixin, models.Model):
     tenant_village_field = "household__village"
 
     # Every active loan's row is rewritten every night, so the table carries only the indexes
-    # a page or a job reads by (foreign keys nobody looks loans up by have none; the bank is the
-    # first column of ``loan_client_uuid_once``), and its pages keep room for the new versions
-    # (fillfactor, migration 0010) so that most nightly updates touch no index at all.
+    # a page or a job reads by, and those a parent's delete needs (an application deleted must
+    # not scan every loan to check none points at it): the product, version, staff and bank
+    # rows are never deleted once a loan uses them (PROTECT), so their keys have none (the bank
+    # is the first column of ``loan_client_uuid_once``); the pages keep room for the new
+    # versions (fillfactor, migration 0010) so that most nightly updates touch no index at all.
     id = models.BigAutoField(primary_key=True)
     bank = models.ForeignKey(
         Institution,
@@ -86,7 +88,6 @@ class Loan(FSMModelMixin, models.Model):
         blank=True,
         related_name="loans",
         verbose_name="贷款申请",
-        db_index=False,
     )
     product = models.ForeignKey(
         Product, on_delete=models.PROTECT, related_name="+", verbose_name="产品", db_index=False
