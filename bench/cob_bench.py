@@ -171,24 +171,31 @@ def ensure_loans(bank, count: int) -> None:
     print(f"  made {count - have:,} bench loans in {time.perf_counter() - started:.0f} s")
 
 
+def journal_purge(cursor, bank_id: int) -> None:
+    """Delete a bench bank's journal, in the caller's transaction: the append-only triggers are
+    disabled for that transaction only (DDL is transactional), so no other session ever sees
+    them off. Rows that point at the entries (loan transactions) must be gone first."""
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no deferred checks left at the ALTER
+    cursor.execute(
+        "ALTER TABLE lending_journalline DISABLE TRIGGER lending_journalline_append_only;"
+        "ALTER TABLE lending_journalentry DISABLE TRIGGER lending_journalentry_append_only"
+    )
+    cursor.execute(
+        "DELETE FROM lending_journalline WHERE entry_id IN "
+        "(SELECT id FROM lending_journalentry WHERE bank_id = %s)",
+        [bank_id],
+    )
+    cursor.execute("DELETE FROM lending_journalentry WHERE bank_id = %s", [bank_id])
+    cursor.execute(
+        "ALTER TABLE lending_journalline ENABLE TRIGGER lending_journalline_append_only;"
+        "ALTER TABLE lending_journalentry ENABLE TRIGGER lending_journalentry_append_only"
+    )
+
+
 def reset(bank) -> None:
     """The bench bank back to the day before ``DAY``: its journal, runs and loan state."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no deferred checks left at the ALTER
-        cursor.execute(
-            "ALTER TABLE lending_journalline DISABLE TRIGGER lending_journalline_append_only;"
-            "ALTER TABLE lending_journalentry DISABLE TRIGGER lending_journalentry_append_only"
-        )
-        cursor.execute(
-            "DELETE FROM lending_journalline WHERE entry_id IN "
-            "(SELECT id FROM lending_journalentry WHERE bank_id = %s)",
-            [bank.pk],
-        )
-        cursor.execute("DELETE FROM lending_journalentry WHERE bank_id = %s", [bank.pk])
-        cursor.execute(
-            "ALTER TABLE lending_journalline ENABLE TRIGGER lending_journalline_append_only;"
-            "ALTER TABLE lending_journalentry ENABLE TRIGGER lending_journalentry_append_only"
-        )
+        journal_purge(cursor, bank.pk)
         cursor.execute("DELETE FROM lending_batchlock WHERE bank_id = %s", [bank.pk])
         cursor.execute(
             "DELETE FROM lending_cobloanfailure WHERE run_id IN "

@@ -149,21 +149,17 @@ def purge(bank) -> None:
     """The bank's loans, accounts and journal from earlier runs (the journal's append-only
     triggers disabled inside this one transaction); the baseline's table made and emptied."""
     from bench.baseline import CREATE_PING_TABLE, PING_TABLE
+    from bench.cob_bench import journal_purge
 
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(CREATE_PING_TABLE)
         cursor.execute(f"TRUNCATE {PING_TABLE}")
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(
-            "ALTER TABLE lending_journalline DISABLE TRIGGER lending_journalline_append_only;"
-            "ALTER TABLE lending_journalentry DISABLE TRIGGER lending_journalentry_append_only"
-        )
         loans = "SELECT id FROM lending_loan WHERE bank_id = %(bank)s"
+        cursor.execute(
+            f"DELETE FROM lending_loantransaction WHERE loan_id IN ({loans})", {"bank": bank.pk}
+        )
+        journal_purge(cursor, bank.pk)
         for statement in (
-            f"DELETE FROM lending_loantransaction WHERE loan_id IN ({loans})",
-            "DELETE FROM lending_journalline WHERE entry_id IN "
-            "(SELECT id FROM lending_journalentry WHERE bank_id = %(bank)s)",
-            "DELETE FROM lending_journalentry WHERE bank_id = %(bank)s",
             f"DELETE FROM lending_instalment WHERE loan_id IN ({loans})",
             f"DELETE FROM lending_loanevent WHERE loan_id IN ({loans})",
             "DELETE FROM lending_loan WHERE bank_id = %(bank)s",
@@ -172,10 +168,6 @@ def purge(bank) -> None:
             "DELETE FROM lending_sandboxdepositaccount WHERE bank_id = %(bank)s",
         ):
             cursor.execute(statement, {"bank": bank.pk})
-        cursor.execute(
-            "ALTER TABLE lending_journalline ENABLE TRIGGER lending_journalline_append_only;"
-            "ALTER TABLE lending_journalentry ENABLE TRIGGER lending_journalentry_append_only"
-        )
 
 
 def measure(*, quick: bool) -> dict:

@@ -27,7 +27,7 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import F, Max, Min
+from django.db.models import Count, F, Max, Min, Sum
 from django.utils import timezone
 
 from common.clock import business_today
@@ -304,14 +304,10 @@ def _run_advance(run_id: int) -> None:
 
 
 def _chunk_counts(run: CobRun):
-    from django.db.models import Count
-
     return run.chunks.values("status").annotate(n=Count("id")).order_by()
 
 
 def _report(run: CobRun) -> dict:
-    from django.db.models import Sum
-
     totals = run.chunks.aggregate(
         accrued=Sum("accrued"),
         settled=Sum("settled"),
